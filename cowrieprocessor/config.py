@@ -1,0 +1,34 @@
+"""Where things live: the database URL and the status directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "cowrieprocessor"
+DB_URL_ENV = "COWRIE_DB_URL"
+STATUS_DIR_ENV = "COWRIE_STATUS_DIR"
+
+
+def default_db_path() -> Path:
+    """The embedded SQLite database used when no URL is given."""
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "cowrie.sqlite"
+
+
+def resolve_db_url(url: str | None = None) -> str:
+    """Pick the database URL: explicit value, then ``COWRIE_DB_URL``, then the default file."""
+    if url:
+        return url
+    env = os.environ.get(DB_URL_ENV)
+    if env:
+        return env
+    path = default_db_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def default_status_dir() -> Path:
+    """Where status files go when neither ``--status-dir`` nor the env var is set."""
+    return Path(platformdirs.user_state_dir(APP_NAME)) / "status"

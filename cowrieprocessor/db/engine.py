@@ -1,0 +1,67 @@
+"""Engines and session factories, with the per-dialect set-up both databases need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class DatabaseURLError(ValueError):
+    """The database URL cannot be used."""
+
+
+def _setup_sqlite(engine: Engine) -> None:
+    # pysqlite opens transactions lazily and never around DDL; take over BEGIN ourselves
+    # (SQLAlchemy's documented recipe) so migrations and batches are really atomic.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "busy_timeout=60000",
+            "foreign_keys=ON",
+            "temp_store=MEMORY",
+            "cache_size=-65536",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writers ask for IMMEDIATE so two processes queue on the lock instead of deadlocking.
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_engine_for_url(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for a SQLite or PostgreSQL URL (``postgresql://`` uses psycopg 3)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseURLError(f"not a database URL: {url!r}") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("connect_args", {"options": "-c timezone=UTC"})
+    elif backend != "sqlite":
+        raise DatabaseURLError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except Exception as exc:  # missing driver, bad query arguments
+        raise DatabaseURLError(f"cannot use database URL {parsed!r}: {exc}") from None
+    if backend == "sqlite":
+        _setup_sqlite(engine)
+    return engine
+
+
+def create_session_maker(engine: Engine) -> sessionmaker[Session]:
+    """ORM session factory used by the loaders and the reporting layer."""
+    return sessionmaker(bind=engine, expire_on_commit=False)

@@ -1,0 +1,156 @@
+"""SQLAlchemy ORM models: the schema that the Alembic migrations create."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from cowrieprocessor.db.types import BigId, JSONDocument, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations name constraints stably."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class RawEvent(Base):
+    """One distinct Cowrie event; ``event_hash`` makes re-ingest and duplicates harmless."""
+
+    __tablename__ = "raw_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_hash: Mapped[str] = mapped_column(String(32), unique=True)
+    session_id: Mapped[str] = mapped_column(String(64))
+    sensor: Mapped[str] = mapped_column(String(255))
+    event_type: Mapped[str] = mapped_column(String(128))
+    event_timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    src_ip: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    source: Mapped[str | None] = mapped_column(Text)
+    source_offset: Mapped[int | None] = mapped_column(BigInteger)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index(None, "sensor", "session_id", "event_type"),)
+
+
+class SessionSummary(Base):
+    """Per-session figures, recomputed from the session's events whenever they change."""
+
+    __tablename__ = "session_summaries"
+
+    sensor: Mapped[str] = mapped_column(String(255), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    src_ip: Mapped[str | None] = mapped_column(String(64))
+    protocol: Mapped[str | None] = mapped_column(String(16))
+    first_event_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_event_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    client_version: Mapped[str | None] = mapped_column(Text)
+    hassh: Mapped[str | None] = mapped_column(String(64))
+    login_attempts: Mapped[int] = mapped_column(Integer)
+    login_successes: Mapped[int] = mapped_column(Integer)
+    username: Mapped[str | None] = mapped_column(Text)
+    password: Mapped[str | None] = mapped_column(Text)
+    command_count: Mapped[int] = mapped_column(Integer)
+    file_downloads: Mapped[int] = mapped_column(Integer)
+    file_uploads: Mapped[int] = mapped_column(Integer)
+    vt_flagged: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    dshield_flagged: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    enrichment: Mapped[dict[str, Any]] = mapped_column(JSONDocument, server_default=text("'{}'"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index(None, "first_event_at"),
+        Index(None, "sensor", "first_event_at"),
+    )
+
+
+class CommandStat(Base):
+    """How often a session ran one command (``cowrie.command.input``)."""
+
+    __tablename__ = "command_stats"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sensor: Mapped[str] = mapped_column(String(255))
+    session_id: Mapped[str] = mapped_column(String(64))
+    command: Mapped[str] = mapped_column(Text)
+    occurrences: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index(None, "sensor", "session_id"),)
+
+
+class FileTransfer(Base):
+    """A file downloaded into or uploaded to a session, with VirusTotal verdicts when known."""
+
+    __tablename__ = "files"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sensor: Mapped[str] = mapped_column(String(255))
+    session_id: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(8))
+    url: Mapped[str | None] = mapped_column(Text)
+    shasum: Mapped[str | None] = mapped_column(String(128))
+    outfile: Mapped[str | None] = mapped_column(Text)
+    occurrences: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    vt_positives: Mapped[int | None] = mapped_column(Integer)
+    vt_total: Mapped[int | None] = mapped_column(Integer)
+    vt_label: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index(None, "sensor", "session_id"), Index(None, "shasum"))
+
+
+class IngestSource(Base):
+    """Read position of one log file, so the next run reads only what was appended."""
+
+    __tablename__ = "ingest_sources"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    inode: Mapped[int | None] = mapped_column(BigInteger)
+    device: Mapped[int | None] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(BigInteger)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    first_line_hash: Mapped[str | None] = mapped_column(String(32))
+    last_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeadLetter(Base):
+    """A record that could not be ingested, kept with the reason (raw text cut to a bound)."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    source_offset: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[str] = mapped_column(Text)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("source", "source_offset"), Index(None, "reason"))

@@ -1,0 +1,1 @@
+"""Loading Cowrie logs into the database."""
