@@ -71,9 +71,7 @@ def upgrade() -> None:
         _ts("updated_at"),
         sa.PrimaryKeyConstraint("sensor", "session_id", name="pk_session_summaries"),
     )
-    op.create_index(
-        "ix_session_summaries_first_event_at", "session_summaries", ["first_event_at"]
-    )
+    op.create_index("ix_session_summaries_first_event_at", "session_summaries", ["first_event_at"])
     op.create_index(
         "ix_session_summaries_sensor_first_event_at",
         "session_summaries",
@@ -91,9 +89,7 @@ def upgrade() -> None:
         _ts("last_seen"),
         sa.PrimaryKeyConstraint("id", name="pk_command_stats"),
     )
-    op.create_index(
-        "ix_command_stats_sensor_session_id", "command_stats", ["sensor", "session_id"]
-    )
+    op.create_index("ix_command_stats_sensor_session_id", "command_stats", ["sensor", "session_id"])
 
     op.create_table(
         "files",
@@ -137,9 +133,7 @@ def upgrade() -> None:
         sa.Column("raw", sa.Text(), nullable=False),
         _ts("first_seen"),
         sa.PrimaryKeyConstraint("id", name="pk_dead_letters"),
-        sa.UniqueConstraint(
-            "source", "source_offset", name="uq_dead_letters_source_source_offset"
-        ),
+        sa.UniqueConstraint("source", "source_offset", name="uq_dead_letters_source_source_offset"),
     )
     op.create_index("ix_dead_letters_reason", "dead_letters", ["reason"])
 

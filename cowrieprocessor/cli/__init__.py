@@ -1,0 +1,1 @@
+"""The ``cowrie-report`` command line: a thin click shell over the library."""

@@ -1,0 +1,70 @@
+"""Pieces every command shares: the app context, consoles and turning errors into one line."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from cowrieprocessor.config import resolve_db_url
+from cowrieprocessor.db.engine import DatabaseURLError, create_engine_for_url
+from cowrieprocessor.db.migrate import SchemaError, ensure_schema
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class AppContext:
+    """Options given before the sub-command, and the lazily created engine."""
+
+    db_url: str | None
+    status_dir: Path | None
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        """The database URL in effect."""
+        return resolve_db_url(self.db_url)
+
+    def engine(self, *, migrate: bool = True) -> Engine:
+        """The engine; with ``migrate`` an empty database gets the schema first."""
+        if self._engine is None:
+            self._engine = create_engine_for_url(self.url)
+            if migrate:
+                ensure_schema(self._engine)
+        return self._engine
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def stderr_console() -> Console:
+    """Console for progress and messages; stdout stays for data."""
+    return Console(stderr=True, highlight=False)
+
+
+def user_errors(func: F) -> F:
+    """Turn expected failures into one clear line and a non-zero exit, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (DatabaseURLError, SchemaError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise click.ClickException(f"database error: {reason}") from None
+        except SQLAlchemyError as exc:
+            raise click.ClickException(f"database error: {exc.__class__.__name__}: {exc}") from None
+        except OSError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,138 @@
+"""Parsing single records: every shape of real Cowrie logs, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+
+from cowrieprocessor.ingest.parse import BadRecord, normalize_timestamp, parse_record
+
+BASE = {
+    "eventid": "cowrie.login.failed",
+    "username": "root",
+    "password": "admin",
+    "message": "login attempt [root/admin] failed",
+    "sensor": "hp1",
+    "src_ip": "203.0.113.7",
+    "session": "0a1b2c3d4e5f",
+    "timestamp": "2024-03-01T12:00:00.123456Z",
+}
+
+
+def line(**changes: object) -> bytes:
+    event = {**BASE, **changes}
+    return orjson.dumps({k: v for k, v in event.items() if v is not None})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-03-01T12:00:00.123456Z", "2024-03-01 12:00:00.123456"),
+        ("2024-03-01T12:00:00.123456+0000", "2024-03-01 12:00:00.123456"),
+        ("2024-03-01T12:00:00.123456+00:00", "2024-03-01 12:00:00.123456"),
+        ("2024-03-01T14:30:00.5+0230", "2024-03-01 12:00:00.500000"),
+        ("2024-03-01T12:00:00Z", "2024-03-01 12:00:00.000000"),
+        ("2024-03-01T12:00:00", "2024-03-01 12:00:00.000000"),
+    ],
+)
+def test_timestamps_become_utc_text(value: str, expected: str) -> None:
+    assert normalize_timestamp(value) == expected
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2024-13-01T00:00:00Z", "", 1709294400, None])
+def test_bad_timestamps_are_rejected(value: object) -> None:
+    with pytest.raises(BadRecord) as info:
+        normalize_timestamp(value)
+    assert info.value.reason == "bad_timestamp"
+
+
+def test_fields_are_extracted() -> None:
+    event = parse_record(line())
+    assert event.session_id == "0a1b2c3d4e5f"
+    assert event.sensor == "hp1"
+    assert event.event_type == "cowrie.login.failed"
+    assert event.timestamp == "2024-03-01 12:00:00.123456"
+    assert event.src_ip == "203.0.113.7"
+    assert json.loads(event.payload_json) == BASE
+
+
+def test_hash_ignores_key_order_and_separators() -> None:
+    reordered = dict(reversed(list(BASE.items())))
+    v1_style = json.dumps(reordered, separators=(", ", ": ")).encode()
+    assert parse_record(v1_style).event_hash == parse_record(line()).event_hash
+    assert parse_record(line(password="other")).event_hash != parse_record(line()).event_hash
+
+
+def test_old_and_odd_shapes_are_accepted() -> None:
+    assert parse_record(line(session="deadbeef")).session_id == "deadbeef"
+    assert parse_record(line(src_ip="2001:db8::1")).src_ip == "2001:db8::1"
+    assert parse_record(line(eventid="cowrie.session.params", arch="linux-x64")).event_type == (
+        "cowrie.session.params"
+    )
+    assert parse_record(line(timestamp="2017-05-01T10:00:00.000001+0000")).timestamp == (
+        "2017-05-01 10:00:00.000001"
+    )
+    for duration in (12.5, "12.5", None):
+        closed = parse_record(line(eventid="cowrie.session.closed", duration=duration))
+        assert closed.event_type == "cowrie.session.closed"
+    assert parse_record(line(eventid="cowrie.session.closed", duration_ms=12500)).event_type
+
+
+def test_missing_sensor_takes_the_default() -> None:
+    assert parse_record(line(sensor=None), "fallback").sensor == "fallback"
+    assert parse_record(line(sensor=""), "fallback").sensor == "fallback"
+    assert parse_record(line(sensor=None)).sensor == "unknown"
+    assert parse_record(line(), "fallback").sensor == "hp1"
+
+
+def test_long_commands_are_kept_intact() -> None:
+    command = "echo " + "A" * 100_000
+    event = parse_record(line(eventid="cowrie.command.input", input=command))
+    assert json.loads(event.payload_json)["input"] == command
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"not json at all", "invalid_json"),
+        (b'{"eventid": "cowrie.login.failed", ', "invalid_json"),
+        (b'["cowrie.login.failed"]', "not_an_object"),
+        (b"42", "not_an_object"),
+        (line(eventid="KIPP0011"), "not_a_cowrie_event"),
+        (line(eventid=None), "not_a_cowrie_event"),
+        (line(timestamp=None), "missing_timestamp"),
+        (line(timestamp="garbage"), "bad_timestamp"),
+        (line(session=None), "missing_session"),
+        (line(session=""), "missing_session"),
+        (line(session="x" * 200), "bad_session"),
+    ],
+)
+def test_bad_records_have_reasons(data: bytes, reason: str) -> None:
+    with pytest.raises(BadRecord) as info:
+        parse_record(data)
+    assert info.value.reason == reason
+
+
+def test_nul_invalid_utf8_and_surrogates_become_replacement_characters() -> None:
+    nul = parse_record(line(password="a\x00b"))
+    assert json.loads(nul.payload_json)["password"] == "a\ufffdb"
+    raw = (
+        b'{"eventid":"cowrie.login.failed","session":"abcd1234","password":"a\xffb",'
+        b'"timestamp":"2024-03-01T12:00:00.000000Z"}'
+    )
+    assert json.loads(parse_record(raw).payload_json)["password"] == "a\ufffdb"
+    surrogate = (
+        rb'{"eventid":"cowrie.login.failed","session":"abcd1234","password":"a\ud800b",'
+        rb'"timestamp":"2024-03-01T12:00:00.000000Z"}'
+    )
+    assert json.loads(parse_record(surrogate).payload_json)["password"] == "a\ufffdb"
+    key_nul = parse_record(line(**{"we\x00ird": 1}))
+    assert "we\ufffdird" in json.loads(key_nul.payload_json)
+
+
+def test_control_characters_and_markup_stay_data() -> None:
+    hostile = "\x1b[2J[bold]:smile:\u202e"
+    event = parse_record(line(username=hostile))
+    assert json.loads(event.payload_json)["username"] == hostile

@@ -1,0 +1,77 @@
+"""Reading files: offsets, multi-line events, truncated lines, compression, discovery."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+from pathlib import Path
+
+import pytest
+
+from cowrieprocessor.ingest.reader import (
+    PathError,
+    discover,
+    first_line_hash,
+    iter_records,
+    open_log,
+)
+
+
+def records(data: bytes, start: int = 0) -> list:
+    stream = io.BytesIO(data)
+    stream.seek(start)
+    return list(iter_records(stream, start))
+
+
+def test_offsets_cover_the_stream() -> None:
+    data = b'{"a":1}\n\n{"b":2}\n'
+    got = records(data)
+    assert [(r.offset, r.end, r.data) for r in got] == [
+        (0, 8, b'{"a":1}\n'),
+        (9, 17, b'{"b":2}\n'),
+    ]
+    assert records(data, 9)[0].data == b'{"b":2}\n'
+
+
+def test_pretty_printed_event_is_one_record() -> None:
+    data = b'{"a":1}\n{\n  "b": 2,\n  "c": {\n    "d": 3\n  }\n}\n{"e":5}\n'
+    got = records(data)
+    assert [r.data for r in got] == [
+        b'{"a":1}\n',
+        b'{\n  "b": 2,\n  "c": {\n    "d": 3\n  }\n}\n',
+        b'{"e":5}\n',
+    ]
+    assert got[1].offset == 8 and got[2].offset == got[1].end
+
+
+def test_unterminated_block_does_not_swallow_good_lines() -> None:
+    data = b'{\n  "x": 1\n{"f":6}\n'
+    got = records(data)
+    assert got[0].problem == "unterminated_block"
+    assert got[1].data == b'{"f":6}\n' and got[1].problem is None
+
+
+def test_last_line_without_newline_is_incomplete() -> None:
+    got = records(b'{"a":1}\n{"b":')
+    assert got[-1].complete is False and got[-1].data == b'{"b":'
+
+
+def test_compressed_files_read_like_plain_ones(tmp_path: Path) -> None:
+    payload = b'{"a":1}\n{"b":2}\n'
+    (tmp_path / "c.json.gz").write_bytes(gzip.compress(payload))
+    (tmp_path / "c.json.bz2").write_bytes(bz2.compress(payload))
+    for name in ("c.json.gz", "c.json.bz2"):
+        with open_log(tmp_path / name) as fh:
+            assert [r.data for r in iter_records(fh)] == [b'{"a":1}\n', b'{"b":2}\n']
+    assert first_line_hash(tmp_path / "c.json.gz") == first_line_hash(tmp_path / "c.json.bz2")
+
+
+def test_discover_files_dirs_and_globs(tmp_path: Path) -> None:
+    (tmp_path / "s1").mkdir()
+    for name in ("s1/cowrie.json", "s1/cowrie.json.2024-01-01.gz", "s1/notes.txt", "x.json"):
+        (tmp_path / name).write_text("{}\n")
+    found = discover([str(tmp_path / "s1"), str(tmp_path / "*.json"), str(tmp_path / "x.json")])
+    assert [p.name for p in found] == ["cowrie.json", "cowrie.json.2024-01-01.gz", "x.json"]
+    with pytest.raises(PathError, match="no such file"):
+        discover([str(tmp_path / "missing")])
