@@ -1,0 +1,1 @@
+"""SQL-first reporting for Cowrie honeypot logs."""
