@@ -287,6 +287,13 @@ def test_render_empty_period() -> None:
     assert "▁▁▁▁▁▁▁" in output
 
 
+@pytest.mark.parametrize("width", [30, 50, 60])
+def test_render_survives_narrow_consoles(width: int) -> None:
+    output = render_to_text(example_document("monthly", hostile=True), width)
+    assert "Cowrie" in output
+    assert "\x1b" not in output
+
+
 def test_render_returns_a_group() -> None:
     from rich.console import Group
 
