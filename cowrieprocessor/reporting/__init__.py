@@ -1,0 +1,1 @@
+"""Report periods, builders, renderers and publishing."""
