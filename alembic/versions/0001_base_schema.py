@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("src_ip", sa.String(64)),
         sa.Column("protocol", sa.String(16)),
         _ts("first_event_at"),
+        sa.Column("first_day", sa.Date(), nullable=False),
         _ts("last_event_at"),
         sa.Column("duration_seconds", sa.Float(), nullable=False),
         sa.Column("client_version", sa.Text()),
@@ -73,9 +74,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_session_summaries_first_event_at", "session_summaries", ["first_event_at"])
     op.create_index(
-        "ix_session_summaries_sensor_first_event_at",
-        "session_summaries",
-        ["sensor", "first_event_at"],
+        "ix_session_summaries_first_day_sensor", "session_summaries", ["first_day", "sensor"]
     )
 
     op.create_table(

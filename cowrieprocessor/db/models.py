@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     Float,
     Index,
     Integer,
@@ -67,6 +68,8 @@ class SessionSummary(Base):
     src_ip: Mapped[str | None] = mapped_column(String(64))
     protocol: Mapped[str | None] = mapped_column(String(16))
     first_event_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: UTC day of the first event: the day (and report window) the session belongs to.
+    first_day: Mapped[date] = mapped_column(Date)
     last_event_at: Mapped[datetime] = mapped_column(UTCDateTime)
     duration_seconds: Mapped[float] = mapped_column(Float)
     client_version: Mapped[str | None] = mapped_column(Text)
@@ -85,7 +88,7 @@ class SessionSummary(Base):
 
     __table_args__ = (
         Index(None, "first_event_at"),
-        Index(None, "sensor", "first_event_at"),
+        Index(None, "first_day", "sensor"),
     )
 
 

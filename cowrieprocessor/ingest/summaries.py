@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Connection,
+    Date,
     MetaData,
     String,
     Table,
@@ -97,6 +98,13 @@ def _duration(conn: Connection, first: Any, last: Any) -> ColumnElement[float]:
         func.substr(first, 21, 6), sqlite.INTEGER
     )
     return (seconds * 1_000_000 + micros) / literal(1_000_000.0)
+
+
+def _day(conn: Connection, timestamp: Any) -> ColumnElement[Any]:
+    """UTC calendar day of a timestamp column (timestamps are stored in UTC)."""
+    if conn.dialect.name == "postgresql":
+        return cast(func.timezone("UTC", timestamp), Date)
+    return func.substr(timestamp, 1, 10)
 
 
 def _first_success(key: str) -> Any:
@@ -259,6 +267,7 @@ def _recompute_summaries(conn: Connection, now: datetime) -> None:
         "src_ip": func.min(_raw.c.src_ip),
         "protocol": func.max(_payload("protocol")),
         "first_event_at": first,
+        "first_day": _day(conn, first),
         "last_event_at": last,
         "duration_seconds": _duration(conn, first, last),
         "client_version": _client_version(),
