@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     and_,
     case,
     cast,
@@ -82,7 +83,8 @@ def _is_touched(table: Table) -> ColumnElement[bool]:
 
 
 def _payload(key: str, table: Any = _raw) -> ColumnElement[Any]:
-    return table.c.payload[key].as_string()
+    # CAST keeps a JSON number (e.g. a numeric password) text on SQLite, as ->> does on PG.
+    return cast(table.c.payload[key].as_string(), Text)
 
 
 def _count(*event_types: str) -> ColumnElement[int]:
