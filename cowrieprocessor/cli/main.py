@@ -41,3 +41,7 @@ for module in (db, ingest):
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="cowrie-report")
+
+
+if __name__ == "__main__":
+    main()

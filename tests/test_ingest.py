@@ -1,0 +1,265 @@
+"""Loading logs end to end on SQLite and PostgreSQL: correctness, idempotence, incrementality."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+from dbhelpers import table_rows
+from reference import load_events, session_summaries
+from sqlalchemy import Engine, func, select
+
+from cowrieprocessor.db.models import DeadLetter, IngestSource, RawEvent, SessionSummary
+from cowrieprocessor.ingest.loader import IngestStats, Loader
+from cowrieprocessor.ingest.reader import discover
+from cowrieprocessor.testing.generator import SampleConfig, generate_sessions, write_sample_logs
+
+SMALL = SampleConfig(seed=7, days=3, sessions_per_day=40, compress="gz")
+#: Columns that record when something was written rather than what the data says.
+VOLATILE = ("id", "updated_at", "ingested_at", "last_run_at", "first_seen", "source",
+            "source_offset")
+
+
+def ingest(engine: Engine, *paths: Path, **options: object) -> IngestStats:
+    return Loader(engine, **options).ingest(discover([str(p) for p in paths]))
+
+
+def snapshot(engine: Engine) -> dict[str, list]:
+    """Every derived table, minus bookkeeping columns, for equality checks."""
+    return {
+        "raw_events": table_rows(engine, "raw_events", "event_hash", VOLATILE),
+        "session_summaries": table_rows(engine, "session_summaries", "sensor, session_id",
+                                        VOLATILE),
+        "command_stats": table_rows(engine, "command_stats", "sensor, session_id, command",
+                                    VOLATILE),
+        "files": table_rows(engine, "files", "sensor, session_id, direction, url, shasum, outfile",
+                            VOLATILE),
+    }
+
+
+def write_lines(path: Path, events: list[dict]) -> None:
+    path.write_bytes(b"".join(json.dumps(e).encode() + b"\n" for e in events))
+
+
+def clean_events(config: SampleConfig) -> list[dict]:
+    return [event for session in generate_sessions(config.clean()) for event in session]
+
+
+def test_sample_logs_load_exactly(engine: Engine, tmp_path: Path) -> None:
+    summary = write_sample_logs(tmp_path / "logs", SMALL)
+    stats = ingest(engine, tmp_path / "logs")
+    expected = session_summaries(load_events(summary.files))
+
+    assert stats.events_new == summary.unique_events
+    assert stats.events_duplicate == summary.duplicates
+    assert sum(stats.dead_letters.values()) == sum(summary.bad_lines.values())
+    assert stats.sessions_touched == len(expected)
+    with engine.connect() as conn:
+        rows = conn.execute(select(SessionSummary)).scalars().all()
+        assert conn.scalar(select(func.count()).select_from(RawEvent)) == summary.unique_events
+    got = {(r.sensor, r.session_id): r for r in rows}
+    assert got.keys() == expected.keys()
+    for key, want in expected.items():
+        row = got[key]
+        for column, value in want.items():
+            assert getattr(row, column) == value, (key, column)
+
+
+def test_reingest_changes_nothing(engine: Engine, tmp_path: Path) -> None:
+    write_sample_logs(tmp_path / "logs", SMALL)
+    ingest(engine, tmp_path / "logs")
+    before = snapshot(engine)
+    again = ingest(engine, tmp_path / "logs")
+    assert again.events_new == 0 and again.records == 0 and again.files_unchanged == again.files
+    full = ingest(engine, tmp_path / "logs", full=True)
+    assert full.events_new == 0 and full.events_duplicate > 0
+    assert snapshot(engine) == before
+
+
+def test_split_files_in_any_order_give_the_same_tables(db_url: str, tmp_path: Path,
+                                                       request: pytest.FixtureRequest) -> None:
+    events = clean_events(SMALL)
+    random.Random(3).shuffle(events)  # out of order, sessions spread over all files
+    parts = [events[i::3] for i in range(3)]
+    for i, part in enumerate(parts):
+        write_lines(tmp_path / f"part{i}.json", part)
+    files = [tmp_path / f"part{i}.json" for i in range(3)]
+
+    from cowrieprocessor.db.engine import create_engine_for_url
+
+    engine = create_engine_for_url(db_url)
+    ingest(engine, files[2], files[0], files[1], batch_size=97)
+    first = snapshot(engine)
+    engine.dispose()
+
+    other = request.getfixturevalue("empty_db_url")
+    engine2 = create_engine_for_url(other)
+    from cowrieprocessor.db.migrate import upgrade
+
+    upgrade(engine2)
+    write_lines(tmp_path / "whole.json", sorted(events, key=lambda e: e["timestamp"]))
+    ingest(engine2, tmp_path / "whole.json")
+    second = snapshot(engine2)
+    engine2.dispose()
+    assert first == second
+    assert len(first["session_summaries"]) == len(session_summaries(load_events(files)))
+
+
+def test_appended_bytes_only_are_read(engine: Engine, tmp_path: Path) -> None:
+    events = clean_events(SMALL)
+    log = tmp_path / "cowrie.json"
+    write_lines(log, events[:500])
+    assert ingest(engine, log).events_new == 500
+    with log.open("ab") as fh:
+        fh.write(b"".join(json.dumps(e).encode() + b"\n" for e in events[500:]))
+    stats = ingest(engine, log)
+    assert stats.records == len(events) - 500
+    assert stats.events_new == len(events) - 500
+    write_lines(tmp_path / "whole.json", events)
+    assert session_summaries(load_events([tmp_path / "whole.json"])).keys() == {
+        (r["sensor"], r["session_id"]) for r in snapshot(engine)["session_summaries"]
+    }
+
+
+def test_rotated_replaced_and_truncated_files_are_read_again(engine: Engine,
+                                                            tmp_path: Path) -> None:
+    events = clean_events(SMALL)
+    log = tmp_path / "cowrie.json"
+    write_lines(log, events[:300])
+    ingest(engine, log)
+
+    # Rotation: the old file moves away, a new one with other content takes the name.
+    log.rename(tmp_path / "cowrie.json.1")
+    write_lines(log, events[300:400])
+    stats = ingest(engine, log)
+    assert stats.files_reread == 1 and stats.events_new == 100
+
+    # Replaced in place with a longer file that starts differently (same name, new content).
+    tmp = tmp_path / "new.json"
+    write_lines(tmp, events[400:700])
+    os.replace(tmp, log)
+    stats = ingest(engine, log)
+    assert stats.files_reread == 1 and stats.events_new == 300
+
+    # copytruncate: same inode, shorter content.
+    with log.open("r+b") as fh:
+        fh.truncate(0)
+        fh.write(b"".join(json.dumps(e).encode() + b"\n" for e in events[700:710]))
+    stats = ingest(engine, log)
+    assert stats.files_reread == 1 and stats.records == 10 and stats.events_new == 10
+
+
+def test_truncated_last_line_waits_for_its_end(engine: Engine, tmp_path: Path) -> None:
+    events = clean_events(SMALL)[:20]
+    log = tmp_path / "cowrie.json"
+    whole = json.dumps(events[10]).encode()
+    write_lines(log, events[:10])
+    with log.open("ab") as fh:
+        fh.write(whole[:25])
+    stats = ingest(engine, log)
+    assert stats.events_new == 10 and stats.dead_letters == {"truncated_line": 1}
+    with log.open("ab") as fh:
+        fh.write(whole[25:] + b"\n")
+    stats = ingest(engine, log)
+    assert stats.events_new == 1 and not stats.dead_letters
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(DeadLetter)) == 0
+        assert conn.scalar(select(IngestSource.offset)) == log.stat().st_size
+
+
+def test_compressed_files_are_read_once(engine: Engine, tmp_path: Path) -> None:
+    summary = write_sample_logs(tmp_path / "logs", SMALL)
+    assert any(p.suffix == ".gz" for p in summary.files)
+    first = ingest(engine, tmp_path / "logs")
+    again = ingest(engine, tmp_path / "logs")
+    assert first.events_new > 0 and again.files_unchanged == again.files
+
+
+def test_missing_sensor_is_filled_from_the_option(engine: Engine, tmp_path: Path) -> None:
+    events = clean_events(SMALL)[:50]
+    for event in events:
+        event.pop("sensor", None)
+    write_lines(tmp_path / "cowrie.json", events)
+    ingest(engine, tmp_path / "cowrie.json", default_sensor="edge-7")
+    with engine.connect() as conn:
+        sensors = set(conn.scalars(select(SessionSummary.sensor)))
+    assert sensors == {"edge-7"}
+
+
+def test_unstorable_strings_are_handled_alike(engine: Engine, tmp_path: Path) -> None:
+    base = clean_events(SMALL)[0]
+    event = {**base, "eventid": "cowrie.login.failed", "username": "ro\x00ot",
+             "password": "PLACEHOLDER", "message": "m"}
+    line = json.dumps(event).encode().replace(b"PLACEHOLDER", b"pa\xffss")
+    long_cmd = {**base, "eventid": "cowrie.command.input", "input": "echo " + "B" * 100_000}
+    (tmp_path / "cowrie.json").write_bytes(line + b"\n" + json.dumps(long_cmd).encode() + b"\n")
+    stats = ingest(engine, tmp_path / "cowrie.json")
+    assert stats.events_new == 2 and not stats.dead_letters
+    with engine.connect() as conn:
+        payloads = {p["eventid"]: p for p in conn.scalars(select(RawEvent.payload))}
+    assert payloads["cowrie.login.failed"]["username"] == "ro\ufffdot"
+    assert payloads["cowrie.login.failed"]["password"] == "pa\ufffdss"
+    assert payloads["cowrie.command.input"]["input"] == long_cmd["input"]
+
+
+def test_dead_letters_keep_reason_and_text(engine: Engine, tmp_path: Path) -> None:
+    (tmp_path / "cowrie.json").write_bytes(
+        b'garbage\n{"eventid":"KIPP0011","session":"x"}\n'
+        + b'{"eventid":"cowrie.login.failed","timestamp":"2024-01-01T00:00:00Z"}\n'
+    )
+    stats = ingest(engine, tmp_path / "cowrie.json")
+    assert stats.dead_letters == {"invalid_json": 1, "not_a_cowrie_event": 1,
+                                  "missing_session": 1}
+    with engine.connect() as conn:
+        rows = conn.execute(select(DeadLetter.reason, DeadLetter.raw, DeadLetter.source_offset)
+                            .order_by(DeadLetter.source_offset)).all()
+    assert rows[0] == ("invalid_json", "garbage\n", 0)
+    ingest(engine, tmp_path / "cowrie.json", full=True)
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(DeadLetter)) == 3
+
+
+def test_crash_mid_run_resumes_without_loss_or_duplicates(db_url: str, tmp_path: Path,
+                                                           request: pytest.FixtureRequest) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from cowrieprocessor.db.engine import create_engine_for_url
+    from cowrieprocessor.db.migrate import upgrade
+    from cowrieprocessor.testing.generator import write_event_file
+
+    log = tmp_path / "cowrie.json"
+    write_event_file(log, 60_000, seed=5)
+    cmd = [sys.executable, "-m", "cowrieprocessor.cli.main", "--db", db_url, "ingest",
+           str(log), "--batch-size", "2000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    engine = create_engine_for_url(db_url)
+    deadline = time.monotonic() + 60
+    committed = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        with engine.connect() as conn:
+            committed = conn.scalar(select(func.count()).select_from(RawEvent)) or 0
+        if committed >= 6000:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 0 < committed, proc.stderr.read() if proc.stderr else ""
+    rerun = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    resumed = snapshot(engine)
+    engine.dispose()
+
+    clean_url = request.getfixturevalue("empty_db_url")
+    clean = create_engine_for_url(clean_url)
+    upgrade(clean)
+    shutil.copy(log, tmp_path / "copy.json")
+    ingest(clean, tmp_path / "copy.json")
+    assert snapshot(clean) == resumed
+    clean.dispose()
