@@ -1,0 +1,1 @@
+"""Cowrie honeypot log processing and SQL-first reporting."""
