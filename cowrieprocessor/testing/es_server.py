@@ -312,6 +312,8 @@ class FakeElasticsearch:
         self.templates: dict[str, dict[str, Any]] = {}
         self.policies: dict[str, dict[str, Any]] = {}
         self.requests: list[RecordedRequest] = []
+        #: Unexpected exceptions raised while handling requests (answered with HTTP 500).
+        self.errors: list[Exception] = []
         self._item_faults: list[_ItemFault] = []
         self._request_faults: list[_RequestFault] = []
         self._lock = threading.RLock()
@@ -509,7 +511,10 @@ class FakeElasticsearch:
         """Dispatch one request; returns ``(status, json body)``; may raise ``_DropConnection``."""
         fault = self._take_request_fault(path, "status")
         if fault is not None:
-            phrase = HTTPStatus(fault.status).phrase if fault.status in HTTPStatus else "error"
+            try:
+                phrase = HTTPStatus(fault.status).phrase
+            except ValueError:
+                phrase = "error"
             err = _ApiError(fault.status, "injected_fault", f"injected {fault.status} {phrase}")
             return fault.status, err.body()
         drop = self._take_request_fault(path, "drop")
@@ -860,6 +865,10 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
+        except Exception as exc:  # a bug in the fake or a malformed request: say so
+            self.fake.errors.append(exc)
+            status = 500
+            payload = _ApiError(500, "fake_server_error", repr(exc)).body()
         data = b"" if method == "HEAD" else orjson.dumps(payload)
         self.send_response(status)
         self.send_header("Content-Type", CONTENT_TYPE)
