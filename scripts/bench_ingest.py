@@ -65,21 +65,38 @@ def run_child(args: list[str]) -> tuple[float, int, str]:
 
 def ingest(url: str, path: Path) -> dict[str, object]:
     """Time one ingest (schema creation included) and an immediate unchanged re-run."""
-    cmd = [sys.executable, "-m", "cowrieprocessor.cli.main", "--db", url, "ingest", str(path),
-           "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cowrieprocessor.cli.main",
+        "--db",
+        url,
+        "ingest",
+        str(path),
+        "--json",
+    ]
     seconds, rss, out = run_child(cmd)
     summary = json.loads(out)
     again_seconds, _, _ = run_child(cmd)
     events = summary["events_new"] + summary["events_duplicate"]
-    return {"events": events, "seconds": seconds, "events_per_s": events / seconds,
-            "peak_rss_mib": rss, "rerun_seconds": again_seconds}
+    return {
+        "events": events,
+        "seconds": seconds,
+        "events_per_s": events / seconds,
+        "peak_rss_mib": rss,
+        "rerun_seconds": again_seconds,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, action="append", help="events per file")
-    parser.add_argument("--pg-url", default=os.environ.get(
-        "COWRIE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "COWRIE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
     parser.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
     args = parser.parse_args()
     sizes = args.events or [1_000_000]

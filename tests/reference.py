@@ -109,10 +109,16 @@ def session_summaries(events: list[dict[str, Any]]) -> dict[tuple[str, str], dic
         evs.sort(key=lambda e: e["_time"])
         kinds = [e["eventid"] for e in evs]
         successes = [e for e in evs if e["eventid"] == "cowrie.login.success"]
-        versions = [_unwrap_version(e["version"]) for e in evs
-                    if e["eventid"] == "cowrie.client.version" and isinstance(e.get("version"), str)]
-        hasshes = [e["hassh"] for e in evs
-                   if e["eventid"] == "cowrie.client.kex" and isinstance(e.get("hassh"), str)]
+        versions = [
+            _unwrap_version(e["version"])
+            for e in evs
+            if e["eventid"] == "cowrie.client.version" and isinstance(e.get("version"), str)
+        ]
+        hasshes = [
+            e["hassh"]
+            for e in evs
+            if e["eventid"] == "cowrie.client.kex" and isinstance(e.get("hassh"), str)
+        ]
         protocols = [e["protocol"] for e in evs if isinstance(e.get("protocol"), str)]
         ips = [e["src_ip"] for e in evs if isinstance(e.get("src_ip"), str)]
         verdicts: dict[str, int] = {}
@@ -120,6 +126,7 @@ def session_summaries(events: list[dict[str, Any]]) -> dict[tuple[str, str], dic
             if e["eventid"] == "cowrie.virustotal.scanfile" and e.get("sha256"):
                 verdicts[e["sha256"]] = int(e.get("positives") or 0)
         downloads = [e for e in evs if e["eventid"] == "cowrie.session.file_download"]
+        transfers = downloads + [e for e in evs if e["eventid"] == "cowrie.session.file_upload"]
         first, last = evs[0]["_time"], evs[-1]["_time"]
         result[key] = {
             "src_ip": min(ips) if ips else None,
@@ -130,16 +137,15 @@ def session_summaries(events: list[dict[str, Any]]) -> dict[tuple[str, str], dic
             "duration_seconds": (last - first).total_seconds(),
             "client_version": max(versions) if versions else None,
             "hassh": max(hasshes) if hasshes else None,
-            "login_attempts": sum(k in ("cowrie.login.success", "cowrie.login.failed")
-                                  for k in kinds),
+            "login_attempts": sum(
+                k in ("cowrie.login.success", "cowrie.login.failed") for k in kinds
+            ),
             "login_successes": len(successes),
             "username": successes[0].get("username") if successes else None,
             "password": successes[0].get("password") if successes else None,
             "command_count": kinds.count("cowrie.command.input"),
             "file_downloads": len(downloads),
             "file_uploads": kinds.count("cowrie.session.file_upload"),
-            "vt_flagged": any(verdicts.get(e.get("shasum") or "", 0) > 0
-                              for e in downloads + [e for e in evs
-                                                    if e["eventid"] == "cowrie.session.file_upload"]),
+            "vt_flagged": any(verdicts.get(e.get("shasum") or "", 0) > 0 for e in transfers),
         }
     return result
