@@ -9,7 +9,7 @@ import socket
 from click.testing import CliRunner
 from rich.console import Console
 
-from cowrieprocessor.cli.monitor import command as monitor_command
+from cowrieprocessor.cli.main import cli
 from cowrieprocessor.monitor import pid_alive, read_snapshot, render_snapshot
 from cowrieprocessor.status import StatusEmitter
 
@@ -152,7 +152,7 @@ def test_cli_once_with_real_emitter(tmp_path):
     with StatusEmitter("ingest", tmp_path) as status:
         status.update({"events": 5000}, file="cowrie.json")
         status.error("bad_json", "[bold]x")
-    result = CliRunner().invoke(monitor_command, ["--status-dir", str(tmp_path), "--once"])
+    result = CliRunner().invoke(cli, ["monitor", "--status-dir", str(tmp_path), "--once"])
     assert result.exit_code == 0, result.output
     assert "ingest  finished" in result.output
     assert "events=5,000" in result.output
@@ -163,7 +163,7 @@ def test_cli_once_with_real_emitter(tmp_path):
 def test_cli_once_uses_env_var_and_reports_missing_dir(tmp_path):
     runner = CliRunner()
     result = runner.invoke(
-        monitor_command, ["--once"], env={"COWRIE_STATUS_DIR": str(tmp_path / "missing")}
+        cli, ["monitor", "--once"], env={"COWRIE_STATUS_DIR": str(tmp_path / "missing")}
     )
     assert result.exit_code == 0
     assert "Status directory does not exist" in result.output
@@ -178,6 +178,6 @@ def test_cli_live_mode_stops_quietly_on_ctrl_c(tmp_path, monkeypatch):
 
     monkeypatch.setattr(cli_monitor.time, "sleep", interrupt)
     write(tmp_path / "ingest.json", payload("ingest"))
-    result = CliRunner().invoke(monitor_command, ["--status-dir", str(tmp_path)])
+    result = CliRunner().invoke(cli, ["monitor", "--status-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "ingest" in result.output

@@ -13,9 +13,10 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from cowrieprocessor.config import resolve_db_url
+from cowrieprocessor.config import default_status_dir, resolve_db_url
 from cowrieprocessor.db.engine import DatabaseURLError, create_engine_for_url
 from cowrieprocessor.db.migrate import SchemaError, ensure_schema
+from cowrieprocessor.status import StatusEmitter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,6 +28,10 @@ class AppContext:
     db_url: str | None
     status_dir: Path | None
     _engine: Engine | None = field(default=None, repr=False)
+
+    def status(self, phase: str) -> StatusEmitter:
+        """Status file writer for a phase, in ``--status-dir`` or the default status dir."""
+        return StatusEmitter(phase, self.status_dir or default_status_dir())
 
     @property
     def url(self) -> str:

@@ -37,6 +37,18 @@ def summary_dict(stats: IngestStats) -> dict[str, object]:
     }
 
 
+def _counters(stats: IngestStats) -> dict[str, int]:
+    return {
+        "files_done": stats.files_done,
+        "records": stats.records,
+        "events_new": stats.events_new,
+        "events_duplicate": stats.events_duplicate,
+        "dead_letters": sum(stats.dead_letters.values()),
+        "bytes_read": stats.bytes_read,
+        "bytes_total": stats.bytes_total,
+    }
+
+
 def _summary_table(stats: IngestStats) -> Table:
     table = Table(title="ingest summary", show_header=False, title_justify="left")
     table.add_column("what")
@@ -87,17 +99,23 @@ def command(
     files = discover(paths)
     engine = app.engine()
     console = stderr_console()
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    ) as progress:
+    with (
+        app.status("ingest") as status,
+        Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        ) as progress,
+    ):
         task = progress.add_task("ingest", total=None)
+        status.update(
+            {"files": len(files)}, paths=list(paths), database=engine.url.render_as_string()
+        )
 
         def on_progress(stats: IngestStats) -> None:
             progress.update(
@@ -106,10 +124,18 @@ def command(
                 completed=stats.bytes_read,
                 description=f"ingest {stats.events_new:,} new",
             )
+            status.update(
+                _counters(stats),
+                current_file=stats.current_file,
+                checkpoint={"file": stats.current_file, "offset": stats.current_offset},
+            )
 
-        stats = Loader(
+        loader = Loader(
             engine, default_sensor=sensor, batch_size=batch_size, full=full, on_progress=on_progress
-        ).ingest(files)
+        )
+        stats = loader.ingest(files)
+        status.update(_counters(stats))
+        status.finish(current_file=None, checkpoint=None, summary=summary_dict(stats))
     if as_json:
         click.echo(orjson.dumps(summary_dict(stats), option=orjson.OPT_INDENT_2).decode())
     else:

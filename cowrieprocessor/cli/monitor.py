@@ -6,25 +6,20 @@ import time
 from pathlib import Path
 
 import click
-import platformdirs
 from rich.console import Console
 from rich.live import Live
 
+from cowrieprocessor.cli.common import AppContext, pass_app
+from cowrieprocessor.config import default_status_dir
 from cowrieprocessor.monitor import DEFAULT_STALE_AFTER, read_snapshot, render_snapshot
-
-
-def _default_status_dir() -> Path:
-    return Path(platformdirs.user_state_dir("cowrieprocessor")) / "status"
 
 
 @click.command("monitor")
 @click.option(
     "--status-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    envvar="COWRIE_STATUS_DIR",
-    default=_default_status_dir,
-    show_default="user state dir/status",
-    help="Directory where jobs write status files [env: COWRIE_STATUS_DIR].",
+    help="Directory where jobs write status files (default: the global --status-dir, "
+    "COWRIE_STATUS_DIR, or the user state dir).",
 )
 @click.option("--once", is_flag=True, help="Print one snapshot and exit.")
 @click.option(
@@ -41,8 +36,12 @@ def _default_status_dir() -> Path:
     show_default=True,
     help="Seconds without update after which a running phase is marked stale.",
 )
-def command(status_dir: Path, once: bool, interval: float, stale_after: float) -> None:
+@pass_app
+def command(
+    app: AppContext, status_dir: Path | None, once: bool, interval: float, stale_after: float
+) -> None:
     """Show ingest/refresh/reporting progress (live until Ctrl-C, or --once)."""
+    status_dir = status_dir or app.status_dir or default_status_dir()
     if once:
         console = Console(highlight=False, emoji=False, markup=False)
         snapshot = read_snapshot(status_dir, stale_after=stale_after)

@@ -40,6 +40,7 @@ class IngestStats:
     """What a run did; ``dead_letters`` counts records set aside, by reason."""
 
     files: int = 0
+    files_done: int = 0
     files_unchanged: int = 0
     files_reread: int = 0
     records: int = 0
@@ -51,6 +52,7 @@ class IngestStats:
     bytes_total: int = 0
     seconds: float = 0.0
     current_file: str | None = None
+    current_offset: int = 0
 
     @property
     def events_per_second(self) -> float:
@@ -138,6 +140,7 @@ class Loader:
                 else:
                     plans.append(plan)
             self.stats.files = len(paths)
+            self.stats.files_done = self.stats.files_unchanged
             self.stats.bytes_total = sum(max(p.size - p.start, 0) for p in plans)
             summaries.prepare(conn)
             conn.commit()
@@ -145,6 +148,7 @@ class Loader:
                 self.stats.current_file = plan.key
                 self.stats.files_reread += plan.reread
                 self._ingest_file(conn, plan)
+                self.stats.files_done += 1
                 self.stats.seconds = time.perf_counter() - started
                 self._progress()
         self.stats.current_file = None
@@ -176,6 +180,7 @@ class Loader:
             )
             first_batch = False
             events, dead = [], []
+            self.stats.current_offset = position
             self.stats.bytes_read = read_base + (position - plan.start if not compressed else 0)
             self._progress()
 
