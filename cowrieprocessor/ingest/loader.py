@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cowrieprocessor.db.models import DeadLetter, IngestSource
@@ -29,10 +29,13 @@ from cowrieprocessor.ingest.reader import (
     iter_records,
     open_log,
 )
+from cowrieprocessor.ingest.sessions import SessionFacts
 
 #: Raw text kept of a dead letter (characters).
 DEAD_LETTER_TEXT = 4096
 DEFAULT_BATCH_SIZE = 20_000
+#: Advisory lock key serialising ingest batches on PostgreSQL ("cowrie" in ASCII).
+_INGEST_LOCK = 0x636F77726965
 
 
 @dataclass
@@ -240,17 +243,11 @@ class Loader:
             unique.setdefault(item[0].event_hash, item)
         with conn.begin():
             if conn.dialect.name == "postgresql":
-                touched = _insert_events_postgres(conn, plan.key, unique.values(), now)
-            else:
-                touched = _insert_events_sqlite(conn, plan.key, unique.values(), now)
-            new_events = sum(touched.values())
-            self.stats.events_new += new_events
-            self.stats.events_duplicate += len(events) - new_events
-            if touched:
-                summaries.mark(conn, touched)
-                summaries.recompute_sessions(conn, now)
-                summaries.clear(conn)
-                self._touched_total.update(touched)
+                # One writer at a time: a batch must see every other batch's sessions whole.
+                conn.execute(select(func.pg_advisory_xact_lock(_INGEST_LOCK)))
+            new = self._store_events(conn, plan.key, unique, now)
+            self.stats.events_new += len(new)
+            self.stats.events_duplicate += len(events) - len(new)
             if clear_dead_from is not None:
                 conn.execute(
                     delete(DeadLetter).where(
@@ -263,59 +260,74 @@ class Loader:
                     self.stats.dead_letters[reason] += 1
             _save_cursor(conn, plan, position, now)
 
+    def _store_events(
+        self, conn: Connection, source: str, unique: dict[str, tuple[Event, int]], now: datetime
+    ) -> list[Event]:
+        """Insert the batch's new events and recompute the sessions they belong to."""
+        by_session: dict[tuple[str, str], list[Event]] = {}
+        for event, _ in unique.values():
+            by_session.setdefault((event.sensor, event.session_id), []).append(event)
+        summaries.set_touched(conn, by_session)
+        known = summaries.known_days(conn)
+        # Only events of sessions the database knows can be duplicates of stored ones.
+        maybe_stored = [h for h, (e, _) in unique.items() if (e.sensor, e.session_id) in known]
+        stored = summaries.known_hashes(conn, maybe_stored) if maybe_stored else set()
+        rows = [item for h, item in unique.items() if h not in stored]
+        if not rows:
+            return []
+        insert_events = (
+            _insert_events_postgres if conn.dialect.name == "postgresql" else _insert_events_sqlite
+        )
+        insert_events(conn, source, rows, now)
+        touched = {(e.sensor, e.session_id) for e, _ in rows}
+        facts = {}
+        for key in touched - known.keys():  # brand-new sessions: the batch holds all events
+            session = facts[key] = SessionFacts(*key)
+            for e in by_session[key]:
+                session.add(e.event_type, e.timestamp, e.event_hash, e.src_ip, e.payload)
+        continuing = touched & known.keys()
+        if continuing:
+            summaries.set_touched(conn, continuing)
+            facts.update(summaries.load_facts(conn))
+        summaries.set_touched(conn, touched)
+        summaries.store(conn, facts.values(), now)
+        self._touched_total.update(touched)
+        return [e for e, _ in rows]
+
 
 def _dialect_insert(conn: Connection) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def _insert_events_sqlite(
-    conn: Connection, source: str, events: Iterable[tuple[Event, int]], now: datetime
-) -> Counter[tuple[str, str]]:
-    batch = list(events)
-    hashes = [e.event_hash for e, _ in batch]
-    known: set[str] = set()
-    for i in range(0, len(hashes), 500):
-        chunk = hashes[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        known.update(
-            row[0]
-            for row in conn.exec_driver_sql(
-                f"SELECT event_hash FROM raw_events WHERE event_hash IN ({marks})", tuple(chunk)
-            )
-        )
+    conn: Connection, source: str, rows: list[tuple[Event, int]], now: datetime
+) -> None:
     stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
-    rows = [
-        (
-            e.event_hash,
-            e.session_id,
-            e.sensor,
-            e.event_type,
-            e.timestamp,
-            e.src_ip,
-            e.payload_json,
-            source,
-            offset,
-            stamp,
-        )
-        for e, offset in batch
-        if e.event_hash not in known
-    ]
-    touched: Counter[tuple[str, str]] = Counter()
-    if rows:
-        conn.exec_driver_sql(
-            "INSERT INTO raw_events (event_hash, session_id, sensor, event_type, event_timestamp,"
-            " src_ip, payload, source, source_offset, ingested_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (event_hash) DO NOTHING",
-            rows,
-        )
-        for row in rows:
-            touched[(row[2], row[1])] += 1
-    return touched
+    conn.exec_driver_sql(
+        "INSERT INTO raw_events (event_hash, session_id, sensor, event_type, event_timestamp,"
+        " src_ip, payload, source, source_offset, ingested_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (event_hash) DO NOTHING",
+        [
+            (
+                e.event_hash,
+                e.session_id,
+                e.sensor,
+                e.event_type,
+                e.timestamp,
+                e.src_ip,
+                e.payload_json,
+                source,
+                offset,
+                stamp,
+            )
+            for e, offset in rows
+        ],
+    )
 
 
 def _insert_events_postgres(
-    conn: Connection, source: str, events: Iterable[tuple[Event, int]], now: datetime
-) -> Counter[tuple[str, str]]:
+    conn: Connection, source: str, rows: list[tuple[Event, int]], now: datetime
+) -> None:
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cur:
@@ -330,7 +342,7 @@ def _insert_events_postgres(
             " src_ip, payload, source, source_offset, ingested_at) FROM STDIN"
         ) as copy:
             stamp = now.isoformat()
-            for e, offset in events:
+            for e, offset in rows:
                 copy.write_row(
                     (
                         e.event_hash,
@@ -350,9 +362,8 @@ def _insert_events_postgres(
             " src_ip, payload, source, source_offset, ingested_at)"
             " SELECT event_hash, session_id, sensor, event_type, event_timestamp, src_ip, payload,"
             " source, source_offset, ingested_at FROM staging_events"
-            " ON CONFLICT (event_hash) DO NOTHING RETURNING sensor, session_id"
+            " ON CONFLICT (event_hash) DO NOTHING"
         )
-        return Counter((sensor, session_id) for sensor, session_id in cur.fetchall())
 
 
 def _insert_dead_letters(

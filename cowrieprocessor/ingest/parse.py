@@ -40,6 +40,7 @@ class Event(NamedTuple):
     timestamp: str
     src_ip: str | None
     payload_json: str
+    payload: dict[str, Any]
 
 
 def _clean(value: Any) -> Any:
@@ -122,4 +123,5 @@ def parse_record(data: bytes, default_sensor: str | None = None) -> Event:
         timestamp,
         src_ip,
         canonical.decode(),
+        obj,
     )
