@@ -21,14 +21,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cowrieprocessor.db.models import DeadLetter, IngestSource
 from cowrieprocessor.ingest import summaries
-from cowrieprocessor.ingest.parse import BadRecord, Event, parse_record
-from cowrieprocessor.ingest.reader import (
-    Record,
-    first_line_hash,
-    is_compressed,
-    iter_records,
-    open_log,
-)
+from cowrieprocessor.ingest.batches import Batch, prefetch, read_batches
+from cowrieprocessor.ingest.parse import Event
+from cowrieprocessor.ingest.reader import first_line_hash, is_compressed
 from cowrieprocessor.ingest.sessions import SessionFacts
 
 #: Raw text kept of a dead letter (characters).
@@ -165,66 +160,23 @@ class Loader:
 
     def _ingest_file(self, conn: Connection, plan: _FilePlan) -> None:
         compressed = is_compressed(plan.path)
-        events: list[tuple[Event, int]] = []
-        dead: list[tuple[int, str, bytes]] = []
-        cursor = plan.start
-        first_batch = True
         read_base = self.stats.bytes_read
-
-        def flush(position: int) -> None:
-            nonlocal first_batch, events, dead
-            self._write_batch(
-                conn,
-                plan,
-                events,
-                dead,
-                position,
-                clear_dead_from=(plan.start if first_batch else None),
-            )
-            first_batch = False
-            events, dead = [], []
-            self.stats.current_offset = position
-            self.stats.bytes_read = read_base + (position - plan.start if not compressed else 0)
+        clear_dead_from: int | None = plan.start  # first batch: forget old dead letters
+        batches = read_batches(
+            plan.path,
+            plan.start,
+            compressed=compressed,
+            default_sensor=self.default_sensor,
+            batch_size=self.batch_size,
+        )
+        for batch in prefetch(batches):
+            self.stats.records += batch.records
+            self._write_batch(conn, plan, batch, clear_dead_from)
+            clear_dead_from = None
+            self.stats.current_offset = batch.position
+            done = plan.size if compressed else batch.position - plan.start
+            self.stats.bytes_read = read_base + done
             self._progress()
-
-        with open_log(plan.path) as fh:
-            if plan.start:
-                fh.seek(plan.start)
-            for record in iter_records(fh, plan.start):
-                self.stats.records += 1
-                if not record.complete and not compressed:
-                    # A last line still being written: keep the cursor before it so the
-                    # next run reads it whole; note it meanwhile.
-                    if not self._accept(record, events, dead, truncated_reason=True):
-                        break
-                else:
-                    self._accept(record, events, dead)
-                cursor = record.end
-                if len(events) + len(dead) >= self.batch_size:
-                    flush(cursor)
-        if compressed:
-            read_base += plan.size
-        flush(cursor)
-        if compressed:
-            self.stats.bytes_read = read_base
-
-    def _accept(
-        self,
-        record: Record,
-        events: list[tuple[Event, int]],
-        dead: list[tuple[int, str, bytes]],
-        truncated_reason: bool = False,
-    ) -> bool:
-        if record.problem is not None:
-            dead.append((record.offset, record.problem, record.data))
-            return True
-        try:
-            events.append((parse_record(record.data, self.default_sensor), record.offset))
-            return True
-        except BadRecord as bad:
-            reason = "truncated_line" if truncated_reason or not record.complete else bad.reason
-            dead.append((record.offset, reason, record.data))
-            return not truncated_reason
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -232,12 +184,11 @@ class Loader:
         self,
         conn: Connection,
         plan: _FilePlan,
-        events: list[tuple[Event, int]],
-        dead: list[tuple[int, str, bytes]],
-        position: int,
+        batch: Batch,
         clear_dead_from: int | None,
     ) -> None:
         now = datetime.now(UTC)
+        events, dead = batch.events, batch.dead
         unique: dict[str, tuple[Event, int]] = {}
         for item in events:
             unique.setdefault(item[0].event_hash, item)
@@ -258,7 +209,7 @@ class Loader:
                 _insert_dead_letters(conn, plan.key, dead, now)
                 for _, reason, _ in dead:
                     self.stats.dead_letters[reason] += 1
-            _save_cursor(conn, plan, position, now)
+            _save_cursor(conn, plan, batch.position, now)
 
     def _store_events(
         self, conn: Connection, source: str, unique: dict[str, tuple[Event, int]], now: datetime
