@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Create .venv (if needed) and install the package with a dependency group (default: dev).
+# Create .venv (if needed) and install the package, plus a dependency group if one is named
+# (test, lint, dev). Re-running is cheap: pip skips what is already installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-group="${1:-dev}"
 python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --group "$group" -e .
+pip=(.venv/bin/python -m pip --quiet --disable-pip-version-check)
+"${pip[@]}" install --upgrade "pip>=25.1"
+if [ $# -gt 0 ]; then
+  "${pip[@]}" install --group "$1" -e .
+else
+  "${pip[@]}" install -e .
+fi

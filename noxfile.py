@@ -1,0 +1,37 @@
+"""Developer tasks: `nox -s tests`, `nox -s lint`, `nox -s bench`, `nox -s bench_refresh`."""
+
+import os
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.default_venv_backend = "venv"
+PG_URL = os.environ.get("COWRIE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _install(session: nox.Session, group: str) -> None:
+    session.install("--upgrade", "pip>=25.1")
+    session.install("--group", group, "-e", ".")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite on SQLite and on the PostgreSQL at COWRIE_TEST_PG_URL."""
+    _install(session, "test")
+    session.run("pytest", *session.posargs, env={"COWRIE_TEST_PG_URL": PG_URL})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check."""
+    _install(session, "lint")
+    paths = ["cowrieprocessor", "tests", "alembic", "scripts", "noxfile.py"]
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Ingest benchmark: events/s and peak RSS on SQLite and PostgreSQL (args pass through)."""
+    _install(session, "test")
+    session.run("python", "scripts/bench_ingest.py", *session.posargs)
