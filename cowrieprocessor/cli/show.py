@@ -1,0 +1,159 @@
+"""``cowrie-report show`` and ``export``: reports in the terminal, as JSON, and raw rows."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+import click
+import orjson
+from rich.console import Console
+from sqlalchemy import Engine
+
+from cowrieprocessor.cli.common import AppContext, pass_app, stderr_console, user_errors
+from cowrieprocessor.cli.refresh import refresh_line, run_refresh
+from cowrieprocessor.db.engine import create_session_maker
+from cowrieprocessor.reporting.builders import DEFAULT_TOP_N, builder_for
+from cowrieprocessor.reporting.dal import DEFAULT_BATCH, ReportingDAL, Window
+from cowrieprocessor.reporting.periods import REPORT_TYPES, PeriodError, parse_period
+from cowrieprocessor.reporting.render import render_report, to_json, to_ndjson
+from cowrieprocessor.rollups.refresh import dirty_buckets
+
+
+def fresh_engine(app: AppContext) -> Engine:
+    """The engine, with any stale rollup buckets refreshed first (reports read rollups)."""
+    engine = app.engine()
+    if dirty_buckets(engine):
+        stderr_console().print(refresh_line(run_refresh(engine, stderr_console())),
+                               markup=False)
+    return engine
+
+
+def resolve_sensors(engine: Engine, sensor: str | None, all_sensors: bool) -> list[str | None]:
+    """Sensors to report on (None = the aggregate); clear errors for unknown ones."""
+    with create_session_maker(engine)() as session:
+        dal = ReportingDAL(session)
+        known = dal.sensors()
+    if not known:
+        raise click.ClickException(
+            "the database holds no sessions yet: run 'cowrie-report ingest PATH' first"
+        )
+    if sensor is not None and sensor not in known:
+        raise click.ClickException(f"unknown sensor {sensor!r}; known sensors: "
+                                   + ", ".join(repr(s) for s in known))
+    if all_sensors:
+        return [None, *known]
+    return [sensor]
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[IO[str]]:
+    if path is None:
+        yield sys.stdout
+    else:
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            yield fh
+
+
+def sensor_options(func: Any) -> Any:
+    """``--sensor`` and ``--all-sensors``, shared by every command that reports."""
+    func = click.option("--all-sensors", is_flag=True,
+                        help="The aggregate and then one report per sensor.")(func)
+    return click.option("--sensor", metavar="NAME",
+                        help="Only sessions of this sensor (default: all sensors together).")(func)
+
+
+@click.command("show")
+@click.argument("report_type", type=click.Choice(REPORT_TYPES))
+@click.argument("period", required=False, metavar="[PERIOD]")
+@sensor_options
+@click.option("--top-n", default=DEFAULT_TOP_N, show_default=True, type=click.IntRange(1, 1000),
+              help="Length of every top list.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson"]),
+              default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of stdout.")
+@pass_app
+@user_errors
+def show(app: AppContext, report_type: str, period: str | None, sensor: str | None,
+         all_sensors: bool, top_n: int, fmt: str, output: Path | None) -> None:
+    """Show the daily, weekly or monthly report.
+
+    PERIOD is YYYY-MM-DD (daily), YYYY-Www (weekly, ISO week) or YYYY-MM (monthly); the
+    default is the last complete period (yesterday, last week, last month, UTC).
+    """
+    if sensor and all_sensors:
+        raise click.UsageError("--sensor and --all-sensors exclude each other")
+    try:
+        chosen = parse_period(report_type, period)
+    except PeriodError as exc:
+        raise click.ClickException(str(exc)) from None
+    engine = fresh_engine(app)
+    sensors = resolve_sensors(engine, sensor, all_sensors)
+    builder = builder_for(report_type)(create_session_maker(engine), top_n=top_n)
+    documents = [builder.build(chosen, s) for s in sensors]
+    with _output(output) as out:
+        if fmt == "json":
+            out.write(to_json(documents[0] if len(documents) == 1 else documents) + "\n")
+        elif fmt == "ndjson":
+            out.write(to_ndjson(documents))
+        else:
+            console = Console(file=out, highlight=False, emoji=False, markup=False,
+                              **({"width": 120} if output else {}))
+            for document in documents:
+                console.print(render_report(document))
+
+
+@click.command("export")
+@click.argument("kind", type=click.Choice(["sessions", "commands", "files"]))
+@click.option("--start", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="First day (UTC), inclusive.")
+@click.option("--end", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="Last day (UTC), inclusive.")
+@click.option("--sensor", metavar="NAME", help="Only sessions of this sensor.")
+@click.option("--format", "fmt", type=click.Choice(["ndjson", "csv"]), default="ndjson",
+              show_default=True)
+@click.option("--batch-size", default=DEFAULT_BATCH, show_default=True,
+              type=click.IntRange(1, 100_000), help="Rows fetched per query.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of stdout.")
+@pass_app
+@user_errors
+def export(app: AppContext, kind: str, start: Any, end: Any, sensor: str | None, fmt: str,
+           batch_size: int, output: Path | None) -> None:
+    """Stream per-session rows (sessions, commands or files) of sessions started in a window."""
+    first, last = start.date(), end.date()
+    if last < first:
+        raise click.UsageError("--end is before --start")
+    engine = app.engine()
+    if sensor is not None:
+        resolve_sensors(engine, sensor, False)
+    with create_session_maker(engine)() as session, _output(output) as out:
+        dal = ReportingDAL(session)
+        pages = getattr(dal, f"iter_{kind}")(Window(first, last, sensor), batch_size)
+        writer: csv.DictWriter[str] | None = None
+        for rows in pages:
+            if fmt == "ndjson":
+                out.write("".join(orjson.dumps(r).decode() + "\n"
+                                  for r in rows))
+                continue
+            if writer is None:
+                writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+                writer.writeheader()
+            writer.writerows({k: _csv_value(v) for k, v in r.items()} for r in rows)
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return orjson.dumps(value).decode()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+__all__ = ["export", "fresh_engine", "resolve_sensors", "show"]

@@ -1,0 +1,235 @@
+"""Daily, weekly and monthly report documents (schema version 1, docs/report-schema.md).
+
+Builders assemble figures from :class:`ReportingDAL`; every figure is a small GROUP BY over
+the rollups of the window, so building a month costs about as much as building a day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar
+
+from sqlalchemy import literal
+from sqlalchemy.orm import Session
+
+from cowrieprocessor.db.models import (
+    daily_commands,
+    daily_credentials,
+    daily_files,
+    daily_src_ips,
+)
+from cowrieprocessor.reporting.dal import ReportingDAL, Window
+from cowrieprocessor.reporting.periods import Period, ReportType
+
+SCHEMA_VERSION = 1
+AGGREGATE = "aggregate"
+DEFAULT_TOP_N = 10
+IP_SPIKE_FACTOR = 1.5
+IP_BASELINE_DAYS = 7
+VT_BASELINE_DAYS = 30
+
+
+def _avg(total: float, n: int) -> float:
+    return round(total / n, 2) if n else 0.0
+
+
+def _change(current: int, previous: int) -> float | None:
+    return round((current - previous) / previous * 100, 2) if previous else None
+
+
+class ReportBuilder:
+    """Builds one report type; use :func:`builder_for` or the subclasses."""
+
+    report_type: ClassVar[ReportType]
+
+    def __init__(self, session_factory: Callable[[], Session], *, top_n: int = DEFAULT_TOP_N,
+                 now: Callable[[], datetime] | None = None) -> None:
+        self.session_factory = session_factory
+        self.top_n = top_n
+        self.now = now or (lambda: datetime.now(UTC))
+
+    def build(self, period: Period, sensor: str | None = None) -> dict[str, Any]:
+        """The document for ``period``; ``sensor`` None means the aggregate of all sensors."""
+        if period.report_type != self.report_type:
+            raise ValueError(f"{type(self).__name__} builds {self.report_type} reports")
+        window = Window(period.start, period.end, sensor)
+        with self.session_factory() as session:
+            dal = ReportingDAL(session)
+            doc: dict[str, Any] = {
+                "@timestamp": period.start_datetime.isoformat(),
+                "generated_at": self.now().isoformat(),
+                "schema_version": SCHEMA_VERSION,
+                "report_type": self.report_type,
+                "sensor": AGGREGATE if sensor is None else sensor,
+                **period.document_fields(),
+            }
+            totals = dal.session_totals(window)
+            doc["sessions"] = self._sessions(dal, window, totals)
+            doc["commands"] = self._commands(dal, window, totals)
+            doc["files"] = self._files(dal, window, totals)
+            doc["enrichments"] = {
+                "urlhaus_tags_top": [], "asn_top": [], "country_top": [],
+                "spur_infrastructure_top": [], "spur_tunnels": {"total": 0, "anonymous": 0},
+            }
+            doc["abnormalities"] = {"uncommon_command_sessions": [],
+                                    "recent_vt_submission_sessions": []}
+            days = dal.per_day(window)
+            doc["alerts"] = self._alerts(dal, period, window, days, doc)
+            self._extend(dal, period, window, days, doc)
+        return doc
+
+    def _extend(self, dal: ReportingDAL, period: Period, window: Window,
+                days: dict[date, dict[str, int]], doc: dict[str, Any]) -> None:
+        """Fields only some report types have."""
+
+    # -- sections -------------------------------------------------------------------------
+
+    def _sessions(self, dal: ReportingDAL, window: Window, totals: dict[str, int]
+                  ) -> dict[str, Any]:
+        n = totals["sessions"]
+        c, ip = daily_credentials, daily_src_ips
+        combination = c.c.username + literal(":") + c.c.password
+        return {
+            "total": n,
+            "unique_ips": dal.distinct_count(ip.c.src_ip, window),
+            "unique_usernames": dal.distinct_count(c.c.username, window),
+            "unique_passwords": dal.distinct_count(c.c.password, window),
+            "login_attempts": totals["login_attempts"],
+            "login_successes": totals["login_successes"],
+            "avg_commands": _avg(totals["commands_sum"], n),
+            "max_commands": totals["commands_max"],
+            "min_commands": totals["commands_min"],
+            "avg_duration": _avg(totals["duration_us_sum"] / 1_000_000, n),
+            "protocols": dal.protocols(window),
+            "top_usernames": dal.top(c.c.username, c.c.attempts, window, self.top_n),
+            "top_passwords": dal.top(c.c.password, c.c.attempts, window, self.top_n),
+            "top_combinations": dal.top(combination, c.c.attempts, window, self.top_n),
+            "top_source_ips": dal.top(ip.c.src_ip, ip.c.sessions, window, self.top_n),
+            "vt_flagged": totals["vt_flagged_sessions"],
+            "dshield_flagged": totals["dshield_flagged_sessions"],
+        }
+
+    def _commands(self, dal: ReportingDAL, window: Window, totals: dict[str, int]
+                  ) -> dict[str, Any]:
+        t = daily_commands
+        return {
+            "total": totals["commands_sum"],
+            "unique": dal.distinct_count(t.c.command, window),
+            "top_commands": dal.top(t.c.command, t.c.occurrences, window, self.top_n),
+        }
+
+    def _files(self, dal: ReportingDAL, window: Window, totals: dict[str, int]
+               ) -> dict[str, Any]:
+        f = daily_files
+        has_hash, has_label = f.c.shasum != "", f.c.vt_label != ""
+        return {
+            "downloads_total": totals["downloads"],
+            "uploads_total": totals["uploads"],
+            "unique_hashes": dal.distinct_count(f.c.shasum, window, has_hash),
+            "top_hashes": dal.top(f.c.shasum, f.c.transfers, window, self.top_n, has_hash),
+            "top_urls": dal.top(f.c.url, f.c.transfers, window, self.top_n,
+                                f.c.direction == "download", f.c.url != ""),
+            "unique_vt_classifications": dal.distinct_count(f.c.vt_label, window, has_label),
+            "vt_classifications_top": dal.top(f.c.vt_label, f.c.transfers, window, self.top_n,
+                                              has_label),
+            # Needs VirusTotal submission dates, which Cowrie's scanfile events do not carry.
+            "recent_vt_submissions": 0,
+        }
+
+    def _alerts(self, dal: ReportingDAL, period: Period, window: Window,
+                days: dict[date, dict[str, int]], doc: dict[str, Any]) -> list[dict[str, Any]]:
+        alerts: list[dict[str, Any]] = []
+        before = period.start - timedelta(days=1)
+        baseline = dal.per_day(Window(period.start - timedelta(days=IP_BASELINE_DAYS), before,
+                                      window.sensor))
+        if baseline:  # days of the previous week that saw sessions
+            average = round(sum(d["unique_ips"] for d in baseline.values()) / len(baseline), 2)
+            # A day compares its unique IPs; a week or month its average per day.
+            current: float = doc["sessions"]["unique_ips"]
+            if period.report_type != "daily":
+                current = round(sum(d["unique_ips"] for d in days.values()) / len(period.days), 2)
+            if current > IP_SPIKE_FACTOR * average:
+                alerts.append({
+                    "type": "ip_spike", "severity": "medium",
+                    "message": f"Unique IPs ({current}) above {IP_SPIKE_FACTOR}x the "
+                               f"{IP_BASELINE_DAYS}-day average ({average})",
+                    "current": current, "average": average,
+                })
+        seen = dal.vt_labels(Window(period.start - timedelta(days=VT_BASELINE_DAYS), before,
+                                    window.sensor))
+        new = sorted(dal.vt_labels(window) - seen)
+        if new:
+            alerts.append({
+                "type": "new_vt_classification", "severity": "high",
+                "message": f"New VirusTotal classifications: {', '.join(new)}",
+                "classifications": new,
+            })
+        return alerts
+
+
+class DailyReportBuilder(ReportBuilder):
+    """One UTC day."""
+
+    report_type = "daily"
+
+
+class _MultiDayBuilder(ReportBuilder):
+    def _extend(self, dal: ReportingDAL, period: Period, window: Window,
+                days: dict[date, dict[str, int]], doc: dict[str, Any]) -> None:
+        empty = {"sessions": 0, "unique_ips": 0, "commands": 0, "downloads": 0}
+        doc["days_included"] = len(period.days)
+        doc["daily"] = [{"date": d.isoformat(), **days.get(d, empty)} for d in period.days]
+        prev = period.previous()
+        prev_window = Window(prev.start, prev.end, window.sensor)
+        prev_totals = dal.session_totals(prev_window)
+        downloads = _change(doc["files"]["downloads_total"], prev_totals["downloads"])
+        doc["trends"] = {
+            "sessions_change": _change(doc["sessions"]["total"], prev_totals["sessions"]),
+            "unique_ips_change": _change(doc["sessions"]["unique_ips"],
+                                         dal.distinct_count(daily_src_ips.c.src_ip, prev_window)),
+            "downloads_change": downloads,
+            "files_change": downloads,
+        }
+        n = doc["days_included"]
+        doc["daily_average"] = {
+            "sessions": _avg(doc["sessions"]["total"], n),
+            "commands": _avg(doc["commands"]["total"], n),
+            "downloads": _avg(doc["files"]["downloads_total"], n),
+        }
+        summary: dict[str, int] = {}
+        for alert in doc["alerts"]:
+            summary[alert["type"]] = summary.get(alert["type"], 0) + 1
+        doc["alerts_summary"] = summary
+
+
+class WeeklyReportBuilder(_MultiDayBuilder):
+    """One ISO week, Monday to Sunday."""
+
+    report_type = "weekly"
+
+
+class MonthlyReportBuilder(_MultiDayBuilder):
+    """One calendar month."""
+
+    report_type = "monthly"
+
+
+_BUILDERS: dict[str, type[ReportBuilder]] = {
+    b.report_type: b for b in (DailyReportBuilder, WeeklyReportBuilder, MonthlyReportBuilder)
+}
+
+
+def builder_for(report_type: str) -> type[ReportBuilder]:
+    """The builder class of a report type."""
+    return _BUILDERS[report_type]
+
+
+__all__ = [
+    "AGGREGATE",
+    "DailyReportBuilder",
+    "MonthlyReportBuilder",
+    "ReportBuilder",
+    "WeeklyReportBuilder",
+    "builder_for",
+]

@@ -1,0 +1,215 @@
+"""Reporting data access: thin selects over the rollups, and streaming exports.
+
+Report figures come from the ``daily_*`` rollup tables only (never ``raw_events``): a window
+is a range of their ``day`` column, optionally one sensor. Exports stream the per-session
+tables in keyset-paginated batches, so memory stays flat however long the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, Table, distinct, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from cowrieprocessor.db.models import (
+    CommandStat,
+    FileTransfer,
+    SessionSummary,
+    daily_files,
+    daily_protocols,
+    daily_sessions,
+    daily_src_ips,
+)
+
+DEFAULT_BATCH = 1_000
+
+
+@dataclass(frozen=True)
+class Window:
+    """Inclusive UTC days ``start``..``end``; ``sensor`` None means every sensor."""
+
+    start: date
+    end: date
+    sensor: str | None = None
+
+
+class ReportingDAL:
+    """Queries over the rollups for one ORM session (see ``create_session_maker``)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._postgres = session.get_bind().dialect.name == "postgresql"
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _in_window(table: Table, window: Window) -> list[ColumnElement[bool]]:
+        clauses = [table.c.day >= window.start, table.c.day <= window.end]
+        if window.sensor is not None:
+            clauses.append(table.c.sensor == window.sensor)
+        return clauses
+
+    def _by_value(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        # Ties are broken by plain code-point order on both dialects (UTF-8 byte order).
+        return value.collate("C") if self._postgres else value
+
+    # -- figures --------------------------------------------------------------------------
+
+    def session_totals(self, window: Window) -> dict[str, int]:
+        """Sums, minima and maxima of ``daily_sessions`` over the window."""
+        t = daily_sessions
+        sums = [
+            "sessions", "sessions_with_login", "sessions_with_commands",
+            "sessions_with_downloads", "commands_sum", "duration_us_sum", "login_attempts",
+            "login_successes", "downloads", "uploads", "vt_flagged_sessions",
+            "dshield_flagged_sessions",
+        ]
+        query = select(
+            *[func.coalesce(func.sum(t.c[name]), 0).label(name) for name in sums],
+            func.coalesce(func.min(t.c.commands_min), 0).label("commands_min"),
+            func.coalesce(func.max(t.c.commands_max), 0).label("commands_max"),
+        ).where(*self._in_window(t, window))
+        row = self.session.execute(query).one()
+        return {key: int(value) for key, value in row._mapping.items()}
+
+    def distinct_count(
+        self, column: ColumnElement[Any], window: Window, *where: ColumnElement[bool]
+    ) -> int:
+        """Exact number of distinct values of a rollup key column over the window."""
+        table = column.table  # type: ignore[attr-defined]
+        query = select(func.count(distinct(column))).where(*self._in_window(table, window), *where)
+        return int(self.session.scalar(query) or 0)
+
+    def top(
+        self,
+        value: ColumnElement[Any],
+        count: ColumnElement[Any],
+        window: Window,
+        limit: int,
+        *where: ColumnElement[bool],
+        table: Table | None = None,
+    ) -> list[dict[str, Any]]:
+        """``[{"value", "count"}]``: SUM(count) per value, count descending, value ascending."""
+        table = table if table is not None else count.table  # type: ignore[attr-defined]
+        total = func.sum(count)
+        query = (
+            select(value.label("value"), total.label("count"))
+            .where(*self._in_window(table, window), *where)
+            .group_by(value)
+            .order_by(total.desc(), self._by_value(value))
+            .limit(limit)
+        )
+        return [{"value": v, "count": int(c)} for v, c in self.session.execute(query)]
+
+    def protocols(self, window: Window) -> dict[str, int]:
+        """``{protocol: sessions}``; sessions of unknown protocol are left out."""
+        t = daily_protocols
+        query = (
+            select(t.c.protocol, func.sum(t.c.sessions))
+            .where(*self._in_window(t, window), t.c.protocol != "")
+            .group_by(t.c.protocol)
+            .order_by(self._by_value(t.c.protocol))
+        )
+        return {protocol: int(n) for protocol, n in self.session.execute(query)}
+
+    def per_day(self, window: Window) -> dict[date, dict[str, int]]:
+        """Per day: sessions, unique IPs, commands and downloads of sessions started that day."""
+        s, ips = daily_sessions, daily_src_ips
+        days: dict[date, dict[str, int]] = {}
+        totals = (
+            select(s.c.day, func.sum(s.c.sessions), func.sum(s.c.commands_sum),
+                   func.sum(s.c.downloads))
+            .where(*self._in_window(s, window))
+            .group_by(s.c.day)
+        )
+        for day, sessions, commands, downloads in self.session.execute(totals):
+            days[_as_date(day)] = {"sessions": int(sessions), "unique_ips": 0,
+                                   "commands": int(commands), "downloads": int(downloads)}
+        unique = (
+            select(ips.c.day, func.count(distinct(ips.c.src_ip)))
+            .where(*self._in_window(ips, window))
+            .group_by(ips.c.day)
+        )
+        for day, n in self.session.execute(unique):
+            days.setdefault(_as_date(day), {"sessions": 0, "unique_ips": 0, "commands": 0,
+                                            "downloads": 0})["unique_ips"] = int(n)
+        return days
+
+    def vt_labels(self, window: Window) -> set[str]:
+        """VirusTotal classifications of the window's files."""
+        f = daily_files
+        query = select(distinct(f.c.vt_label)).where(*self._in_window(f, window),
+                                                     f.c.vt_label != "")
+        return set(self.session.scalars(query))
+
+    def sensors(self) -> list[str]:
+        """Every sensor with at least one session."""
+        query = select(distinct(daily_sessions.c.sensor)).order_by(daily_sessions.c.sensor)
+        return list(self.session.scalars(query))
+
+    def day_range(self) -> tuple[date, date] | None:
+        """First and last day with sessions, or None for an empty database."""
+        first, last = self.session.execute(
+            select(func.min(daily_sessions.c.day), func.max(daily_sessions.c.day))
+        ).one()
+        return None if first is None else (_as_date(first), _as_date(last))
+
+    # -- streaming exports ----------------------------------------------------------------
+
+    def iter_sessions(self, window: Window, batch_size: int = DEFAULT_BATCH
+                      ) -> Iterator[list[dict[str, Any]]]:
+        """Session summaries of the window, in batches, ordered by (day, sensor, session)."""
+        s = SessionSummary.__table__
+        yield from self._pages(select(s), (s.c.first_day, s.c.sensor, s.c.session_id),
+                               self._session_filter(window), batch_size)
+
+    def iter_commands(self, window: Window, batch_size: int = DEFAULT_BATCH
+                      ) -> Iterator[list[dict[str, Any]]]:
+        """Command stats of the window's sessions, in batches."""
+        return self._per_session_rows(CommandStat.__table__, window, batch_size)
+
+    def iter_files(self, window: Window, batch_size: int = DEFAULT_BATCH
+                   ) -> Iterator[list[dict[str, Any]]]:
+        """Downloaded and uploaded files of the window's sessions, in batches."""
+        return self._per_session_rows(FileTransfer.__table__, window, batch_size)
+
+    def _session_filter(self, window: Window) -> list[ColumnElement[bool]]:
+        s = SessionSummary.__table__
+        clauses = [s.c.first_day >= window.start, s.c.first_day <= window.end]
+        if window.sensor is not None:
+            clauses.append(s.c.sensor == window.sensor)
+        return clauses
+
+    def _per_session_rows(self, table: Table, window: Window, batch_size: int
+                          ) -> Iterator[list[dict[str, Any]]]:
+        s = SessionSummary.__table__
+        query = select(s.c.first_day, table).join(
+            s, (s.c.sensor == table.c.sensor) & (s.c.session_id == table.c.session_id)
+        )
+        return self._pages(query, (s.c.first_day, table.c.id), self._session_filter(window),
+                           batch_size)
+
+    def _pages(self, query: Select[Any], key: Sequence[ColumnElement[Any]],
+               where: list[ColumnElement[bool]], batch_size: int
+               ) -> Iterator[list[dict[str, Any]]]:
+        last: tuple[Any, ...] | None = None
+        names = [k.name for k in key]
+        while True:
+            page = query.where(*where).order_by(*key).limit(batch_size)
+            if last is not None:
+                page = page.where(tuple_(*key) > tuple_(*last))
+            rows = [dict(r._mapping) for r in self.session.execute(page)]
+            if not rows:
+                return
+            yield rows
+            tail = rows[-1]
+            last = tuple(tail[n] for n in names)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
