@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cowrieprocessor import __version__
-from cowrieprocessor.cli import db, ingest
+from cowrieprocessor.cli import db, ingest, refresh
 from cowrieprocessor.cli.common import AppContext
 from cowrieprocessor.config import DB_URL_ENV, STATUS_DIR_ENV, default_db_path
 
@@ -34,7 +34,7 @@ def cli(ctx: click.Context, db_url: str | None, status_dir: Path | None) -> None
     ctx.obj = AppContext(db_url=db_url, status_dir=status_dir)
 
 
-for module in (db, ingest):
+for module in (db, ingest, refresh):
     cli.add_command(module.command)
 
 

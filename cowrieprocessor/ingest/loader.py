@@ -29,6 +29,7 @@ from cowrieprocessor.ingest.reader import (
     iter_records,
     open_log,
 )
+from cowrieprocessor.rollups.dirty import mark_touched_buckets
 
 #: Raw text kept of a dead letter (characters).
 DEAD_LETTER_TEXT = 4096
@@ -243,7 +244,9 @@ class Loader:
             self.stats.events_duplicate += len(events) - new_events
             if touched:
                 summaries.mark(conn, touched)
+                mark_touched_buckets(conn)  # the days the sessions belonged to so far
                 summaries.recompute_sessions(conn, now)
+                mark_touched_buckets(conn)  # the days they belong to now
                 summaries.clear(conn)
                 self._touched_total.update(touched)
             if clear_dead_from is not None:

@@ -1,0 +1,14 @@
+-- daily_commands: commands (cowrie.command.input) per bucket.
+-- Bucket: (day, sensor) of the session that ran the command (UTC day of its first event).
+-- Key: (day, sensor, command); on PostgreSQL indexed as md5(command).
+-- occurrences: times the command was entered; sessions: sessions that entered it.
+SELECT
+    s.first_day AS day,
+    s.sensor AS sensor,
+    c.command AS command,
+    CAST(SUM(c.occurrences) AS BIGINT) AS occurrences,
+    COUNT(DISTINCT c.session_id) AS sessions
+FROM command_stats AS c
+JOIN session_summaries AS s
+    ON s.sensor = c.sensor AND s.session_id = c.session_id
+GROUP BY s.first_day, s.sensor, c.command

@@ -1,0 +1,22 @@
+-- daily_files (v2): file downloads and uploads per bucket, with the VirusTotal label.
+-- Bucket: (day, sensor) of the session (UTC day of its first event).
+-- Key: (day, sensor, direction, url, shasum, vt_label); on PostgreSQL url and vt_label are
+-- indexed as md5(...).
+-- url is the download URL or the uploaded file name; '' when the event had none (same for
+-- shasum and vt_label, the most common detection name). transfers: file events;
+-- sessions: sessions with such a transfer.
+SELECT
+    s.first_day AS day,
+    s.sensor AS sensor,
+    f.direction AS direction,
+    COALESCE(f.url, '') AS url,
+    COALESCE(f.shasum, '') AS shasum,
+    COALESCE(f.vt_label, '') AS vt_label,
+    CAST(SUM(f.occurrences) AS BIGINT) AS transfers,
+    COUNT(DISTINCT f.session_id) AS sessions
+FROM files AS f
+JOIN session_summaries AS s
+    ON s.sensor = f.sensor AND s.session_id = f.session_id
+GROUP BY
+    s.first_day, s.sensor, f.direction,
+    COALESCE(f.url, ''), COALESCE(f.shasum, ''), COALESCE(f.vt_label, '')
