@@ -8,7 +8,9 @@ SELECT
     c.command AS command,
     CAST(SUM(c.occurrences) AS BIGINT) AS occurrences,
     COUNT(DISTINCT c.session_id) AS sessions
-FROM command_stats AS c
-JOIN session_summaries AS s
-    ON s.sensor = c.sensor AND s.session_id = c.session_id
+-- The CROSS JOIN puts the bucket's sessions in the outer loop on SQLite (its planner
+-- keeps the written order), so a bucket costs its own size whatever the history.
+FROM session_summaries AS s
+CROSS JOIN command_stats AS c
+WHERE c.sensor = s.sensor AND c.session_id = s.session_id
 GROUP BY s.first_day, s.sensor, c.command

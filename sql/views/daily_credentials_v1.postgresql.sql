@@ -10,10 +10,12 @@ SELECT
     COALESCE(r.payload ->> 'password', '') AS password,
     COUNT(*) AS attempts,
     COUNT(*) FILTER (WHERE r.event_type = 'cowrie.login.success') AS successes
-FROM raw_events AS r
-JOIN session_summaries AS s
-    ON s.sensor = r.sensor AND s.session_id = r.session_id
-WHERE r.event_type IN ('cowrie.login.success', 'cowrie.login.failed')
+-- The CROSS JOIN puts the bucket's sessions in the outer loop on SQLite (its planner
+-- keeps the written order), so a bucket costs its own size whatever the history.
+FROM session_summaries AS s
+CROSS JOIN raw_events AS r
+WHERE r.sensor = s.sensor AND r.session_id = s.session_id
+    AND r.event_type IN ('cowrie.login.success', 'cowrie.login.failed')
 GROUP BY
     s.first_day, s.sensor,
     COALESCE(r.payload ->> 'username', ''),

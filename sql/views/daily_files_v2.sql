@@ -14,9 +14,11 @@ SELECT
     COALESCE(f.vt_label, '') AS vt_label,
     CAST(SUM(f.occurrences) AS BIGINT) AS transfers,
     COUNT(DISTINCT f.session_id) AS sessions
-FROM files AS f
-JOIN session_summaries AS s
-    ON s.sensor = f.sensor AND s.session_id = f.session_id
+-- The CROSS JOIN puts the bucket's sessions in the outer loop on SQLite (its planner
+-- keeps the written order), so a bucket costs its own size whatever the history.
+FROM session_summaries AS s
+CROSS JOIN files AS f
+WHERE f.sensor = s.sensor AND f.session_id = s.session_id
 GROUP BY
     s.first_day, s.sensor, f.direction,
     COALESCE(f.url, ''), COALESCE(f.shasum, ''), COALESCE(f.vt_label, '')
