@@ -93,7 +93,7 @@ def test_accumulated_loads_stay_exact(
     engine: Engine, tmp_path_factory, seed: int, files: int, refresh_after: list[bool]
 ) -> None:
     """Examples add to one database: sessions of later examples merge into earlier ones."""
-    history = _HISTORY.setdefault(id(engine), [])
+    history = _HISTORY.setdefault(str(engine.url), [])
     rng = random.Random(seed)
     events = generate(seed, sessions=15)
     paths = write_files(events, tmp_path_factory.mktemp("logs"), rng, files=files)
@@ -106,7 +106,7 @@ def test_accumulated_loads_stay_exact(
     assert_rollups(engine, history)
 
 
-_HISTORY: dict[int, list[dict]] = {}
+_HISTORY: dict[str, list[dict]] = {}  # events loaded so far, per test database
 
 
 def test_late_event_dirties_both_days(engine: Engine, tmp_path: Path) -> None:
