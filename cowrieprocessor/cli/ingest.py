@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -16,6 +17,7 @@ from rich.progress import (
 from rich.table import Table
 
 from cowrieprocessor.cli.common import AppContext, pass_app, stderr_console, user_errors
+from cowrieprocessor.cli.refresh import refresh_line, run_refresh
 from cowrieprocessor.ingest.loader import DEFAULT_BATCH_SIZE, IngestStats, Loader
 from cowrieprocessor.ingest.reader import discover
 
@@ -80,6 +82,9 @@ def _summary_table(stats: IngestStats) -> Table:
     type=click.IntRange(100, 1_000_000),
     help="Records per transaction.",
 )
+@click.option(
+    "--no-refresh", is_flag=True, help="Leave the rollups' dirty buckets for refresh-views."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 @user_errors
@@ -89,6 +94,7 @@ def command(
     sensor: str | None,
     full: bool,
     batch_size: int,
+    no_refresh: bool,
     as_json: bool,
 ) -> None:
     """Load Cowrie JSON logs from files, directories or globs (plain, .gz, .bz2).
@@ -136,7 +142,11 @@ def command(
         stats = loader.ingest(files)
         status.update(_counters(stats))
         status.finish(current_file=None, checkpoint=None, summary=summary_dict(stats))
+    refreshed = None if no_refresh else run_refresh(engine, console, app.status("refresh"))
     if as_json:
-        click.echo(orjson.dumps(summary_dict(stats), option=orjson.OPT_INDENT_2).decode())
+        doc = summary_dict(stats) | ({"refresh": refreshed.as_dict()} if refreshed else {})
+        click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
     else:
         Console(highlight=False).print(_summary_table(stats))
+        if refreshed is not None:
+            Console(highlight=False).print(escape(refresh_line(refreshed)))

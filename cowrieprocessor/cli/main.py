@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cowrieprocessor import __version__
-from cowrieprocessor.cli import db, es_setup, ingest, monitor, sample
+from cowrieprocessor.cli import db, es_setup, ingest, monitor, refresh, sample, show
 from cowrieprocessor.cli.common import AppContext
 from cowrieprocessor.config import DB_URL_ENV, STATUS_DIR_ENV, default_db_path
 
@@ -34,8 +34,17 @@ def cli(ctx: click.Context, db_url: str | None, status_dir: Path | None) -> None
     ctx.obj = AppContext(db_url=db_url, status_dir=status_dir)
 
 
-for module in (db, ingest, sample, monitor, es_setup):
-    cli.add_command(module.command)
+for command in (
+    db.command,
+    ingest.command,
+    refresh.command,
+    show.show,
+    show.export,
+    monitor.command,
+    sample.command,
+    es_setup.command,
+):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -29,8 +29,10 @@ def fresh_engine(app: AppContext) -> Engine:
     """The engine, with any stale rollup buckets refreshed first (reports read rollups)."""
     engine = app.engine()
     if dirty_buckets(engine):
-        stderr_console().print(refresh_line(run_refresh(engine, stderr_console())),
-                               markup=False)
+        console = stderr_console()
+        console.print(
+            refresh_line(run_refresh(engine, console, app.status("refresh"))), markup=False
+        )
     return engine
 
 
@@ -44,8 +46,9 @@ def resolve_sensors(engine: Engine, sensor: str | None, all_sensors: bool) -> li
             "the database holds no sessions yet: run 'cowrie-report ingest PATH' first"
         )
     if sensor is not None and sensor not in known:
-        raise click.ClickException(f"unknown sensor {sensor!r}; known sensors: "
-                                   + ", ".join(repr(s) for s in known))
+        raise click.ClickException(
+            f"unknown sensor {sensor!r}; known sensors: " + ", ".join(repr(s) for s in known)
+        )
     if all_sensors:
         return [None, *known]
     return [sensor]
@@ -62,26 +65,51 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
 
 def sensor_options(func: Any) -> Any:
     """``--sensor`` and ``--all-sensors``, shared by every command that reports."""
-    func = click.option("--all-sensors", is_flag=True,
-                        help="The aggregate and then one report per sensor.")(func)
-    return click.option("--sensor", metavar="NAME",
-                        help="Only sessions of this sensor (default: all sensors together).")(func)
+    func = click.option(
+        "--all-sensors", is_flag=True, help="The aggregate and then one report per sensor."
+    )(func)
+    return click.option(
+        "--sensor",
+        metavar="NAME",
+        help="Only sessions of this sensor (default: all sensors together).",
+    )(func)
 
 
 @click.command("show")
 @click.argument("report_type", type=click.Choice(REPORT_TYPES))
 @click.argument("period", required=False, metavar="[PERIOD]")
 @sensor_options
-@click.option("--top-n", default=DEFAULT_TOP_N, show_default=True, type=click.IntRange(1, 1000),
-              help="Length of every top list.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson"]),
-              default="table", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of stdout.")
+@click.option(
+    "--top-n",
+    default=DEFAULT_TOP_N,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Length of every top list.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "ndjson"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of stdout.",
+)
 @pass_app
 @user_errors
-def show(app: AppContext, report_type: str, period: str | None, sensor: str | None,
-         all_sensors: bool, top_n: int, fmt: str, output: Path | None) -> None:
+def show(
+    app: AppContext,
+    report_type: str,
+    period: str | None,
+    sensor: str | None,
+    all_sensors: bool,
+    top_n: int,
+    fmt: str,
+    output: Path | None,
+) -> None:
     """Show the daily, weekly or monthly report.
 
     PERIOD is YYYY-MM-DD (daily), YYYY-Www (weekly, ISO week) or YYYY-MM (monthly); the
@@ -103,29 +131,53 @@ def show(app: AppContext, report_type: str, period: str | None, sensor: str | No
         elif fmt == "ndjson":
             out.write(to_ndjson(documents))
         else:
-            console = Console(file=out, highlight=False, emoji=False, markup=False,
-                              **({"width": 120} if output else {}))
+            console = Console(
+                file=out,
+                highlight=False,
+                emoji=False,
+                markup=False,
+                **({"width": 120} if output else {}),
+            )
             for document in documents:
                 console.print(render_report(document))
 
 
 @click.command("export")
 @click.argument("kind", type=click.Choice(["sessions", "commands", "files"]))
-@click.option("--start", required=True, type=click.DateTime(["%Y-%m-%d"]),
-              help="First day (UTC), inclusive.")
-@click.option("--end", required=True, type=click.DateTime(["%Y-%m-%d"]),
-              help="Last day (UTC), inclusive.")
+@click.option(
+    "--start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC), inclusive."
+)
+@click.option(
+    "--end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC), inclusive."
+)
 @click.option("--sensor", metavar="NAME", help="Only sessions of this sensor.")
-@click.option("--format", "fmt", type=click.Choice(["ndjson", "csv"]), default="ndjson",
-              show_default=True)
-@click.option("--batch-size", default=DEFAULT_BATCH, show_default=True,
-              type=click.IntRange(1, 100_000), help="Rows fetched per query.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of stdout.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["ndjson", "csv"]), default="ndjson", show_default=True
+)
+@click.option(
+    "--batch-size",
+    default=DEFAULT_BATCH,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Rows fetched per query.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of stdout.",
+)
 @pass_app
 @user_errors
-def export(app: AppContext, kind: str, start: Any, end: Any, sensor: str | None, fmt: str,
-           batch_size: int, output: Path | None) -> None:
+def export(
+    app: AppContext,
+    kind: str,
+    start: Any,
+    end: Any,
+    sensor: str | None,
+    fmt: str,
+    batch_size: int,
+    output: Path | None,
+) -> None:
     """Stream per-session rows (sessions, commands or files) of sessions started in a window."""
     first, last = start.date(), end.date()
     if last < first:
@@ -139,8 +191,7 @@ def export(app: AppContext, kind: str, start: Any, end: Any, sensor: str | None,
         writer: csv.DictWriter[str] | None = None
         for rows in pages:
             if fmt == "ndjson":
-                out.write("".join(orjson.dumps(r).decode() + "\n"
-                                  for r in rows))
+                out.write("".join(orjson.dumps(r).decode() + "\n" for r in rows))
                 continue
             if writer is None:
                 writer = csv.DictWriter(out, fieldnames=list(rows[0]))

@@ -25,6 +25,7 @@ from cowrieprocessor.ingest.batches import Batch, prefetch, read_batches
 from cowrieprocessor.ingest.parse import Event
 from cowrieprocessor.ingest.reader import first_line_hash, is_compressed
 from cowrieprocessor.ingest.sessions import SessionFacts
+from cowrieprocessor.rollups.dirty import mark_touched_buckets
 
 #: Raw text kept of a dead letter (characters).
 DEAD_LETTER_TEXT = 4096
@@ -241,7 +242,9 @@ class Loader:
             summaries.set_touched(conn, continuing)
             facts.update(summaries.load_facts(conn))
         summaries.set_touched(conn, touched)
+        mark_touched_buckets(conn)  # the days the known sessions belonged to so far
         summaries.store(conn, facts.values(), now)
+        mark_touched_buckets(conn)  # the days they belong to now
         self._touched_total.update(touched)
         return [e for e, _ in rows]
 

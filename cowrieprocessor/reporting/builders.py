@@ -43,8 +43,13 @@ class ReportBuilder:
 
     report_type: ClassVar[ReportType]
 
-    def __init__(self, session_factory: Callable[[], Session], *, top_n: int = DEFAULT_TOP_N,
-                 now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        *,
+        top_n: int = DEFAULT_TOP_N,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self.session_factory = session_factory
         self.top_n = top_n
         self.now = now or (lambda: datetime.now(UTC))
@@ -69,24 +74,36 @@ class ReportBuilder:
             doc["commands"] = self._commands(dal, window, totals)
             doc["files"] = self._files(dal, window, totals)
             doc["enrichments"] = {
-                "urlhaus_tags_top": [], "asn_top": [], "country_top": [],
-                "spur_infrastructure_top": [], "spur_tunnels": {"total": 0, "anonymous": 0},
+                "urlhaus_tags_top": [],
+                "asn_top": [],
+                "country_top": [],
+                "spur_infrastructure_top": [],
+                "spur_tunnels": {"total": 0, "anonymous": 0},
             }
-            doc["abnormalities"] = {"uncommon_command_sessions": [],
-                                    "recent_vt_submission_sessions": []}
+            doc["abnormalities"] = {
+                "uncommon_command_sessions": [],
+                "recent_vt_submission_sessions": [],
+            }
             days = dal.per_day(window)
             doc["alerts"] = self._alerts(dal, period, window, days, doc)
             self._extend(dal, period, window, days, doc)
         return doc
 
-    def _extend(self, dal: ReportingDAL, period: Period, window: Window,
-                days: dict[date, dict[str, int]], doc: dict[str, Any]) -> None:
+    def _extend(
+        self,
+        dal: ReportingDAL,
+        period: Period,
+        window: Window,
+        days: dict[date, dict[str, int]],
+        doc: dict[str, Any],
+    ) -> None:
         """Fields only some report types have."""
 
     # -- sections -------------------------------------------------------------------------
 
-    def _sessions(self, dal: ReportingDAL, window: Window, totals: dict[str, int]
-                  ) -> dict[str, Any]:
+    def _sessions(
+        self, dal: ReportingDAL, window: Window, totals: dict[str, int]
+    ) -> dict[str, Any]:
         n = totals["sessions"]
         c, ip = daily_credentials, daily_src_ips
         combination = c.c.username + literal(":") + c.c.password
@@ -110,8 +127,9 @@ class ReportBuilder:
             "dshield_flagged": totals["dshield_flagged_sessions"],
         }
 
-    def _commands(self, dal: ReportingDAL, window: Window, totals: dict[str, int]
-                  ) -> dict[str, Any]:
+    def _commands(
+        self, dal: ReportingDAL, window: Window, totals: dict[str, int]
+    ) -> dict[str, Any]:
         t = daily_commands
         return {
             "total": totals["commands_sum"],
@@ -119,8 +137,7 @@ class ReportBuilder:
             "top_commands": dal.top(t.c.command, t.c.occurrences, window, self.top_n),
         }
 
-    def _files(self, dal: ReportingDAL, window: Window, totals: dict[str, int]
-               ) -> dict[str, Any]:
+    def _files(self, dal: ReportingDAL, window: Window, totals: dict[str, int]) -> dict[str, Any]:
         f = daily_files
         has_hash, has_label = f.c.shasum != "", f.c.vt_label != ""
         return {
@@ -128,21 +145,35 @@ class ReportBuilder:
             "uploads_total": totals["uploads"],
             "unique_hashes": dal.distinct_count(f.c.shasum, window, has_hash),
             "top_hashes": dal.top(f.c.shasum, f.c.transfers, window, self.top_n, has_hash),
-            "top_urls": dal.top(f.c.url, f.c.transfers, window, self.top_n,
-                                f.c.direction == "download", f.c.url != ""),
+            "top_urls": dal.top(
+                f.c.url,
+                f.c.transfers,
+                window,
+                self.top_n,
+                f.c.direction == "download",
+                f.c.url != "",
+            ),
             "unique_vt_classifications": dal.distinct_count(f.c.vt_label, window, has_label),
-            "vt_classifications_top": dal.top(f.c.vt_label, f.c.transfers, window, self.top_n,
-                                              has_label),
+            "vt_classifications_top": dal.top(
+                f.c.vt_label, f.c.transfers, window, self.top_n, has_label
+            ),
             # Needs VirusTotal submission dates, which Cowrie's scanfile events do not carry.
             "recent_vt_submissions": 0,
         }
 
-    def _alerts(self, dal: ReportingDAL, period: Period, window: Window,
-                days: dict[date, dict[str, int]], doc: dict[str, Any]) -> list[dict[str, Any]]:
+    def _alerts(
+        self,
+        dal: ReportingDAL,
+        period: Period,
+        window: Window,
+        days: dict[date, dict[str, int]],
+        doc: dict[str, Any],
+    ) -> list[dict[str, Any]]:
         alerts: list[dict[str, Any]] = []
         before = period.start - timedelta(days=1)
-        baseline = dal.per_day(Window(period.start - timedelta(days=IP_BASELINE_DAYS), before,
-                                      window.sensor))
+        baseline = dal.per_day(
+            Window(period.start - timedelta(days=IP_BASELINE_DAYS), before, window.sensor)
+        )
         if baseline:  # days of the previous week that saw sessions
             average = round(sum(d["unique_ips"] for d in baseline.values()) / len(baseline), 2)
             # A day compares its unique IPs; a week or month its average per day.
@@ -150,21 +181,29 @@ class ReportBuilder:
             if period.report_type != "daily":
                 current = round(sum(d["unique_ips"] for d in days.values()) / len(period.days), 2)
             if current > IP_SPIKE_FACTOR * average:
-                alerts.append({
-                    "type": "ip_spike", "severity": "medium",
-                    "message": f"Unique IPs ({current}) above {IP_SPIKE_FACTOR}x the "
-                               f"{IP_BASELINE_DAYS}-day average ({average})",
-                    "current": current, "average": average,
-                })
-        seen = dal.vt_labels(Window(period.start - timedelta(days=VT_BASELINE_DAYS), before,
-                                    window.sensor))
+                alerts.append(
+                    {
+                        "type": "ip_spike",
+                        "severity": "medium",
+                        "message": f"Unique IPs ({current}) above {IP_SPIKE_FACTOR}x the "
+                        f"{IP_BASELINE_DAYS}-day average ({average})",
+                        "current": current,
+                        "average": average,
+                    }
+                )
+        seen = dal.vt_labels(
+            Window(period.start - timedelta(days=VT_BASELINE_DAYS), before, window.sensor)
+        )
         new = sorted(dal.vt_labels(window) - seen)
         if new:
-            alerts.append({
-                "type": "new_vt_classification", "severity": "high",
-                "message": f"New VirusTotal classifications: {', '.join(new)}",
-                "classifications": new,
-            })
+            alerts.append(
+                {
+                    "type": "new_vt_classification",
+                    "severity": "high",
+                    "message": f"New VirusTotal classifications: {', '.join(new)}",
+                    "classifications": new,
+                }
+            )
         return alerts
 
 
@@ -175,8 +214,14 @@ class DailyReportBuilder(ReportBuilder):
 
 
 class _MultiDayBuilder(ReportBuilder):
-    def _extend(self, dal: ReportingDAL, period: Period, window: Window,
-                days: dict[date, dict[str, int]], doc: dict[str, Any]) -> None:
+    def _extend(
+        self,
+        dal: ReportingDAL,
+        period: Period,
+        window: Window,
+        days: dict[date, dict[str, int]],
+        doc: dict[str, Any],
+    ) -> None:
         empty = {"sessions": 0, "unique_ips": 0, "commands": 0, "downloads": 0}
         doc["days_included"] = len(period.days)
         doc["daily"] = [{"date": d.isoformat(), **days.get(d, empty)} for d in period.days]
@@ -186,8 +231,10 @@ class _MultiDayBuilder(ReportBuilder):
         downloads = _change(doc["files"]["downloads_total"], prev_totals["downloads"])
         doc["trends"] = {
             "sessions_change": _change(doc["sessions"]["total"], prev_totals["sessions"]),
-            "unique_ips_change": _change(doc["sessions"]["unique_ips"],
-                                         dal.distinct_count(daily_src_ips.c.src_ip, prev_window)),
+            "unique_ips_change": _change(
+                doc["sessions"]["unique_ips"],
+                dal.distinct_count(daily_src_ips.c.src_ip, prev_window),
+            ),
             "downloads_change": downloads,
             "files_change": downloads,
         }

@@ -63,9 +63,17 @@ class ReportingDAL:
         """Sums, minima and maxima of ``daily_sessions`` over the window."""
         t = daily_sessions
         sums = [
-            "sessions", "sessions_with_login", "sessions_with_commands",
-            "sessions_with_downloads", "commands_sum", "duration_us_sum", "login_attempts",
-            "login_successes", "downloads", "uploads", "vt_flagged_sessions",
+            "sessions",
+            "sessions_with_login",
+            "sessions_with_commands",
+            "sessions_with_downloads",
+            "commands_sum",
+            "duration_us_sum",
+            "login_attempts",
+            "login_successes",
+            "downloads",
+            "uploads",
+            "vt_flagged_sessions",
             "dshield_flagged_sessions",
         ]
         query = select(
@@ -121,29 +129,36 @@ class ReportingDAL:
         s, ips = daily_sessions, daily_src_ips
         days: dict[date, dict[str, int]] = {}
         totals = (
-            select(s.c.day, func.sum(s.c.sessions), func.sum(s.c.commands_sum),
-                   func.sum(s.c.downloads))
+            select(
+                s.c.day, func.sum(s.c.sessions), func.sum(s.c.commands_sum), func.sum(s.c.downloads)
+            )
             .where(*self._in_window(s, window))
             .group_by(s.c.day)
         )
         for day, sessions, commands, downloads in self.session.execute(totals):
-            days[_as_date(day)] = {"sessions": int(sessions), "unique_ips": 0,
-                                   "commands": int(commands), "downloads": int(downloads)}
+            days[_as_date(day)] = {
+                "sessions": int(sessions),
+                "unique_ips": 0,
+                "commands": int(commands),
+                "downloads": int(downloads),
+            }
         unique = (
             select(ips.c.day, func.count(distinct(ips.c.src_ip)))
             .where(*self._in_window(ips, window))
             .group_by(ips.c.day)
         )
         for day, n in self.session.execute(unique):
-            days.setdefault(_as_date(day), {"sessions": 0, "unique_ips": 0, "commands": 0,
-                                            "downloads": 0})["unique_ips"] = int(n)
+            days.setdefault(
+                _as_date(day), {"sessions": 0, "unique_ips": 0, "commands": 0, "downloads": 0}
+            )["unique_ips"] = int(n)
         return days
 
     def vt_labels(self, window: Window) -> set[str]:
         """VirusTotal classifications of the window's files."""
         f = daily_files
-        query = select(distinct(f.c.vt_label)).where(*self._in_window(f, window),
-                                                     f.c.vt_label != "")
+        query = select(distinct(f.c.vt_label)).where(
+            *self._in_window(f, window), f.c.vt_label != ""
+        )
         return set(self.session.scalars(query))
 
     def sensors(self) -> list[str]:
@@ -160,20 +175,27 @@ class ReportingDAL:
 
     # -- streaming exports ----------------------------------------------------------------
 
-    def iter_sessions(self, window: Window, batch_size: int = DEFAULT_BATCH
-                      ) -> Iterator[list[dict[str, Any]]]:
+    def iter_sessions(
+        self, window: Window, batch_size: int = DEFAULT_BATCH
+    ) -> Iterator[list[dict[str, Any]]]:
         """Session summaries of the window, in batches, ordered by (day, sensor, session)."""
         s = SessionSummary.__table__
-        yield from self._pages(select(s), (s.c.first_day, s.c.sensor, s.c.session_id),
-                               self._session_filter(window), batch_size)
+        yield from self._pages(
+            select(s),
+            (s.c.first_day, s.c.sensor, s.c.session_id),
+            self._session_filter(window),
+            batch_size,
+        )
 
-    def iter_commands(self, window: Window, batch_size: int = DEFAULT_BATCH
-                      ) -> Iterator[list[dict[str, Any]]]:
+    def iter_commands(
+        self, window: Window, batch_size: int = DEFAULT_BATCH
+    ) -> Iterator[list[dict[str, Any]]]:
         """Command stats of the window's sessions, in batches."""
         return self._per_session_rows(CommandStat.__table__, window, batch_size)
 
-    def iter_files(self, window: Window, batch_size: int = DEFAULT_BATCH
-                   ) -> Iterator[list[dict[str, Any]]]:
+    def iter_files(
+        self, window: Window, batch_size: int = DEFAULT_BATCH
+    ) -> Iterator[list[dict[str, Any]]]:
         """Downloaded and uploaded files of the window's sessions, in batches."""
         return self._per_session_rows(FileTransfer.__table__, window, batch_size)
 
@@ -184,18 +206,24 @@ class ReportingDAL:
             clauses.append(s.c.sensor == window.sensor)
         return clauses
 
-    def _per_session_rows(self, table: Table, window: Window, batch_size: int
-                          ) -> Iterator[list[dict[str, Any]]]:
+    def _per_session_rows(
+        self, table: Table, window: Window, batch_size: int
+    ) -> Iterator[list[dict[str, Any]]]:
         s = SessionSummary.__table__
         query = select(s.c.first_day, table).join(
             s, (s.c.sensor == table.c.sensor) & (s.c.session_id == table.c.session_id)
         )
-        return self._pages(query, (s.c.first_day, table.c.id), self._session_filter(window),
-                           batch_size)
+        return self._pages(
+            query, (s.c.first_day, table.c.id), self._session_filter(window), batch_size
+        )
 
-    def _pages(self, query: Select[Any], key: Sequence[ColumnElement[Any]],
-               where: list[ColumnElement[bool]], batch_size: int
-               ) -> Iterator[list[dict[str, Any]]]:
+    def _pages(
+        self,
+        query: Select[Any],
+        key: Sequence[ColumnElement[Any]],
+        where: list[ColumnElement[bool]],
+        batch_size: int,
+    ) -> Iterator[list[dict[str, Any]]]:
         last: tuple[Any, ...] | None = None
         names = [k.name for k in key]
         while True:
@@ -212,4 +240,3 @@ class ReportingDAL:
 
 def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
-

@@ -1,0 +1,134 @@
+"""``cowrie-report refresh-views``: bring the rollups up to date, rebuild or check them."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import orjson
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from cowrieprocessor.cli.common import AppContext, pass_app, stderr_console, user_errors
+from cowrieprocessor.rollups.refresh import (
+    Difference,
+    RefreshStats,
+    check,
+    rebuild_all,
+    refresh_dirty,
+)
+from cowrieprocessor.status import StatusEmitter
+
+
+def run_refresh(
+    engine: Engine, console: Console, status: StatusEmitter, *, full: bool = False
+) -> RefreshStats:
+    """Refresh (or rebuild) with a progress bar on ``console`` (when it is a terminal) and
+    progress in the ``refresh`` status file."""
+    with (
+        status,
+        Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        ) as progress,
+    ):
+        task = progress.add_task("rebuild" if full else "refresh", total=None)
+
+        def on_progress(stats: RefreshStats) -> None:
+            what = "rollups" if stats.full else "buckets"
+            progress.update(
+                task,
+                total=stats.buckets_total or None,
+                completed=stats.buckets_done,
+                description=f"{'rebuild' if stats.full else 'refresh'} {what}"
+                + (f" ({stats.current})" if stats.current else ""),
+            )
+            status.update(
+                {"buckets_total": stats.buckets_total, "buckets_done": stats.buckets_done},
+                full=stats.full,
+                current=stats.current,
+            )
+
+        stats = (rebuild_all if full else refresh_dirty)(engine, on_progress=on_progress)
+        status.update({"buckets_total": stats.buckets_total, "buckets_done": stats.buckets_done})
+        status.finish(current=None, summary=stats.as_dict())
+        return stats
+
+
+def refresh_line(stats: RefreshStats) -> str:
+    """One line of counts: what a refresh did."""
+    what = "full rebuild" if stats.full else f"{stats.buckets_total:,} dirty buckets"
+    kept = f", {stats.marks_kept:,} marks kept (changed meanwhile)" if stats.marks_kept else ""
+    return (
+        f"rollups: {what}, {sum(stats.rows_deleted.values()):,} rows deleted, "
+        f"{sum(stats.rows_inserted.values()):,} rows written{kept} in {stats.seconds:.2f} s"
+    )
+
+
+def _stats_table(stats: RefreshStats) -> Table:
+    table = Table(title="rollup refresh", title_justify="left")
+    table.add_column("rollup")
+    table.add_column("rows deleted", justify="right")
+    table.add_column("rows written", justify="right")
+    for name in sorted(set(stats.rows_deleted) | set(stats.rows_inserted)):
+        table.add_row(name, f"{stats.rows_deleted[name]:,}", f"{stats.rows_inserted[name]:,}")
+    return table
+
+
+def _difference_line(diff: Difference) -> str:
+    return f"{diff.rollup}: {diff.kind} {diff.row!r}"
+
+
+@click.command("refresh-views")
+@click.option("--full", is_flag=True, help="Rebuild every rollup from scratch.")
+@click.option(
+    "--check",
+    "do_check",
+    is_flag=True,
+    help="Then compare every rollup with its live view; exit 1 on any difference.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@pass_app
+@user_errors
+def command(app: AppContext, full: bool, do_check: bool, as_json: bool) -> None:
+    """Recompute the rollups of the (day, sensor) buckets loads have touched.
+
+    Only dirty buckets are recomputed, so the cost follows what changed, not the history.
+    """
+    engine = app.engine()
+    console = stderr_console()
+    stats = run_refresh(engine, console, app.status("refresh"), full=full)
+    differences = check(engine) if do_check else []
+    if as_json:
+        doc: dict[str, object] = {"refresh": stats.as_dict()}
+        if do_check:
+            doc["check"] = {
+                "differences": [
+                    {"rollup": d.rollup, "kind": d.kind, "row": [str(v) for v in d.row]}
+                    for d in differences
+                ]
+            }
+        click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+    else:
+        out = Console(highlight=False)
+        if stats.rows_deleted or stats.rows_inserted:
+            out.print(_stats_table(stats))
+        out.print(escape(refresh_line(stats)))
+        if do_check:
+            for diff in differences:
+                console.print(_difference_line(diff), markup=False, emoji=False)
+            out.print(
+                f"check: {len(differences):,} differences"
+                if differences
+                else "check: every rollup equals its live view"
+            )
+    if differences:
+        sys.exit(1)

@@ -1,0 +1,96 @@
+"""The rollups: names, keys and the SQL version in effect. The one place refresh code reads.
+
+Each rollup ``<name>`` is defined by ``sql/views/<name>_v<version>.sql`` (or a
+``.sqlite.sql`` / ``.postgresql.sql`` pair where the dialects differ): a SELECT over the
+base tables grouped by ``(day, sensor)`` plus the rest of its key. The migrations install it
+twice: as the plain view ``<name>_live`` (always correct, slow) and as the table ``<name>``
+(the rollup the reports read), refreshed bucket by bucket.
+
+Migrations name the exact version they install; bumping ``version`` here must come with a
+migration that installs that version (see ``alembic/versions/0003_daily_files_vt_label.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """One rollup: its table name, full key, value columns and installed SQL version."""
+
+    name: str
+    version: int
+    key: tuple[str, ...]
+    values: tuple[str, ...]
+    #: Key columns holding unbounded text: indexed as ``md5(column)`` on PostgreSQL.
+    hashed: tuple[str, ...] = ()
+
+    @property
+    def live(self) -> str:
+        """Name of the plain view computing the rollup from the base tables."""
+        return f"{self.name}_live"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Key columns then value columns, in the order of the view."""
+        return self.key + self.values
+
+
+BUCKET = ("day", "sensor")
+
+ROLLUPS: tuple[Rollup, ...] = (
+    Rollup(
+        "daily_sessions",
+        1,
+        BUCKET,
+        (
+            "sessions",
+            "sessions_with_login",
+            "sessions_with_commands",
+            "sessions_with_downloads",
+            "commands_sum",
+            "commands_min",
+            "commands_max",
+            "duration_us_sum",
+            "login_attempts",
+            "login_successes",
+            "downloads",
+            "uploads",
+            "vt_flagged_sessions",
+            "dshield_flagged_sessions",
+        ),
+    ),
+    Rollup("daily_commands", 1, (*BUCKET, "command"), ("occurrences", "sessions"), ("command",)),
+    Rollup(
+        "daily_files",
+        2,
+        (*BUCKET, "direction", "url", "shasum", "vt_label"),
+        ("transfers", "sessions"),
+        ("url", "vt_label"),
+    ),
+    Rollup(
+        "daily_credentials",
+        1,
+        (*BUCKET, "username", "password"),
+        ("attempts", "successes"),
+        ("username", "password"),
+    ),
+    Rollup("daily_src_ips", 1, (*BUCKET, "src_ip"), ("sessions",)),
+    Rollup("daily_protocols", 1, (*BUCKET, "protocol"), ("sessions",)),
+    Rollup(
+        "daily_client_versions",
+        1,
+        (*BUCKET, "client_version"),
+        ("sessions",),
+        ("client_version",),
+    ),
+    Rollup("daily_hassh", 1, (*BUCKET, "hassh"), ("sessions",)),
+)
+
+BY_NAME: dict[str, Rollup] = {r.name: r for r in ROLLUPS}
+
+
+def get(name: str) -> Rollup:
+    """The rollup called ``name``."""
+    return BY_NAME[name]

@@ -1,0 +1,241 @@
+"""Refresh rollups: recompute dirty buckets, rebuild everything, or check against the views.
+
+A refresh is one transaction: it snapshots the dirty marks (day, sensor, generation),
+replaces every rollup's rows of those buckets by the live view's rows for them, and deletes
+only the marks whose generation is still the one it saw. A load that marks a bucket while
+the refresh runs bumps the generation (or waits for the refresh on SQLite), so its mark
+survives and the next refresh picks it up. Refreshes serialise: on PostgreSQL with a
+transaction-scoped advisory lock, on SQLite with ``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from cowrieprocessor.rollups.definitions import ROLLUPS, Rollup
+
+#: pg_advisory_xact_lock key serialising refreshes ("cowr" in ASCII).
+ADVISORY_LOCK_KEY = 0x636F7772
+
+
+@dataclass
+class RefreshStats:
+    """What a refresh did; passed to ``on_progress`` as it goes."""
+
+    full: bool = False
+    buckets_total: int = 0
+    buckets_done: int = 0
+    rows_deleted: Counter[str] = field(default_factory=Counter)
+    rows_inserted: Counter[str] = field(default_factory=Counter)
+    marks_cleared: int = 0
+    marks_kept: int = 0
+    seconds: float = 0.0
+    current: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output and status files."""
+        return {
+            "full": self.full,
+            "buckets": self.buckets_total,
+            "rows_deleted": sum(self.rows_deleted.values()),
+            "rows_inserted": sum(self.rows_inserted.values()),
+            "rows_inserted_by_rollup": dict(sorted(self.rows_inserted.items())),
+            "marks_cleared": self.marks_cleared,
+            "marks_kept": self.marks_kept,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A row present in a rollup but not in its live view (``extra``), or the reverse."""
+
+    rollup: str
+    kind: str  # "missing" (in the view, not in the rollup) or "extra"
+    row: tuple[Any, ...]
+
+
+ProgressCallback = Callable[[RefreshStats], None]
+
+
+def _begin_exclusive(conn: Connection) -> None:
+    """Start the refresh transaction, serialised against other refreshes and writers."""
+    conn.begin()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})")
+
+
+def _snapshot(conn: Connection) -> list[tuple[Any, str, int]]:
+    rows = conn.exec_driver_sql(
+        "SELECT day, sensor, generation FROM rollup_dirty ORDER BY day, sensor"
+    )
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def _clear_marks(
+    conn: Connection, marks: Sequence[tuple[Any, str, int]], stats: RefreshStats
+) -> None:
+    for day, sensor, generation in marks:
+        result = conn.exec_driver_sql(
+            _param_sql(
+                conn, "DELETE FROM rollup_dirty WHERE day = ? AND sensor = ? AND generation = ?"
+            ),
+            (day, sensor, generation),
+        )
+        if result.rowcount > 0:
+            stats.marks_cleared += 1
+        else:
+            stats.marks_kept += 1
+
+
+def _param_sql(conn: Connection, sql: str) -> str:
+    """``?`` placeholders for sqlite3, ``%s`` for psycopg."""
+    return sql.replace("?", "%s") if conn.dialect.name == "postgresql" else sql
+
+
+def _bucket_statements(conn: Connection, rollup: Rollup) -> tuple[str, str]:
+    cols = ", ".join(rollup.columns)
+    delete = f"DELETE FROM {rollup.name} WHERE day = ? AND sensor = ?"
+    insert = (
+        f"INSERT INTO {rollup.name} ({cols}) SELECT {cols} FROM {rollup.live}"
+        " WHERE day = ? AND sensor = ?"
+    )
+    return _param_sql(conn, delete), _param_sql(conn, insert)
+
+
+def refresh_buckets(
+    conn: Connection,
+    buckets: Iterable[tuple[Any, str]],
+    stats: RefreshStats,
+    rollups: Sequence[Rollup] = ROLLUPS,
+    on_progress: ProgressCallback | None = None,
+) -> None:
+    """Recompute ``buckets`` of every rollup inside the caller's transaction.
+
+    Each bucket is a DELETE and an INSERT ... SELECT from the live view filtered on
+    (day, sensor): both databases push that filter below the view's GROUP BY onto the
+    ``session_summaries (first_day, sensor)`` index, so the cost is the bucket's size,
+    not the history's.
+    """
+    statements = {r.name: _bucket_statements(conn, r) for r in rollups}
+    for day, sensor in buckets:
+        for rollup in rollups:
+            stats.current = rollup.name
+            delete, insert = statements[rollup.name]
+            stats.rows_deleted[rollup.name] += max(
+                conn.exec_driver_sql(delete, (day, sensor)).rowcount, 0
+            )
+            stats.rows_inserted[rollup.name] += max(
+                conn.exec_driver_sql(insert, (day, sensor)).rowcount, 0
+            )
+        stats.buckets_done += 1
+        if on_progress is not None:
+            on_progress(stats)
+    stats.current = None
+
+
+def refresh_dirty(engine: Engine, on_progress: ProgressCallback | None = None) -> RefreshStats:
+    """Recompute the dirty buckets of every rollup and clear their marks, atomically."""
+    started = time.perf_counter()
+    stats = RefreshStats()
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_begin="IMMEDIATE")
+        _begin_exclusive(conn)
+        marks = _snapshot(conn)
+        stats.buckets_total = len(marks)
+        if on_progress is not None:
+            on_progress(stats)
+        refresh_buckets(conn, [(d, s) for d, s, _ in marks], stats, on_progress=on_progress)
+        _clear_marks(conn, marks, stats)
+        conn.commit()
+    stats.seconds = time.perf_counter() - started
+    if on_progress is not None:
+        on_progress(stats)
+    return stats
+
+
+def rebuild_all(engine: Engine, on_progress: ProgressCallback | None = None) -> RefreshStats:
+    """Recompute every rollup from its live view in one transaction; clear the marks seen."""
+    started = time.perf_counter()
+    stats = RefreshStats(full=True)
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_begin="IMMEDIATE")
+        _begin_exclusive(conn)
+        marks = _snapshot(conn)
+        stats.buckets_total = len(ROLLUPS)  # a full rebuild goes rollup by rollup
+        if on_progress is not None:
+            on_progress(stats)
+        for rollup in ROLLUPS:
+            stats.current = rollup.name
+            cols = ", ".join(rollup.columns)
+            stats.rows_deleted[rollup.name] += max(
+                conn.exec_driver_sql(f"DELETE FROM {rollup.name}").rowcount, 0
+            )
+            stats.rows_inserted[rollup.name] += max(
+                conn.exec_driver_sql(
+                    f"INSERT INTO {rollup.name} ({cols}) SELECT {cols} FROM {rollup.live}"
+                ).rowcount,
+                0,
+            )
+            stats.buckets_done += 1
+            if on_progress is not None:
+                on_progress(stats)
+        stats.current = None
+        _clear_marks(conn, marks, stats)
+        conn.commit()
+    stats.seconds = time.perf_counter() - started
+    if on_progress is not None:
+        on_progress(stats)
+    return stats
+
+
+def dirty_buckets(engine: Engine) -> int:
+    """How many (day, sensor) buckets are waiting for a refresh."""
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT COUNT(*) FROM rollup_dirty").scalar_one())
+
+
+def check(engine: Engine, limit: int = 20) -> list[Difference]:
+    """Compare every rollup with its live view; up to ``limit`` differing rows per rollup.
+
+    Dirty buckets not refreshed yet show up as differences: refresh first.
+    """
+    differences: list[Difference] = []
+    with engine.connect() as conn:
+        for rollup in ROLLUPS:
+            cols = ", ".join(rollup.columns)
+            order = ", ".join(str(i + 1) for i in range(len(rollup.key)))
+            for kind, left, right in (
+                ("missing", rollup.live, rollup.name),
+                ("extra", rollup.name, rollup.live),
+            ):
+                rows = conn.exec_driver_sql(
+                    f"SELECT {cols} FROM {left} EXCEPT SELECT {cols} FROM {right}"
+                    f" ORDER BY {order} LIMIT {int(limit)}"
+                )
+                differences.extend(Difference(rollup.name, kind, tuple(r)) for r in rows)
+            counts = [
+                conn.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar_one()
+                for t in (rollup.name, rollup.live)
+            ]
+            if counts[0] != counts[1] and not any(d.rollup == rollup.name for d in differences):
+                differences.append(Difference(rollup.name, "row_count", tuple(counts)))
+        conn.rollback()
+    return differences
+
+
+__all__ = [
+    "Difference",
+    "RefreshStats",
+    "check",
+    "dirty_buckets",
+    "rebuild_all",
+    "refresh_buckets",
+    "refresh_dirty",
+]

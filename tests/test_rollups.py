@@ -1,0 +1,333 @@
+"""Rollups equal their live views and a plain-Python computation, whatever the load order."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, inspect
+
+from cowrieprocessor.cli.main import cli
+from cowrieprocessor.db.engine import create_engine_for_url
+from cowrieprocessor.db.migrate import downgrade, upgrade
+from cowrieprocessor.ingest.loader import Loader
+from cowrieprocessor.rollups.definitions import ROLLUPS, get
+from cowrieprocessor.rollups.refresh import check, rebuild_all, refresh_dirty
+from tests.rollup_data import expected, generate, write_files
+
+
+def _norm(row) -> tuple:
+    return (str(row[0])[:10], *row[1:])
+
+
+def rows_of(engine: Engine, table: str, columns) -> set[tuple]:
+    with engine.connect() as conn:
+        result = conn.exec_driver_sql(f"SELECT {', '.join(columns)} FROM {table}")
+        rows = [_norm(r) for r in result]
+    assert len(rows) == len(set(rows)), f"duplicate rows in {table}"
+    return set(rows)
+
+
+def marks(engine: Engine) -> set[tuple]:
+    return rows_of(engine, "rollup_dirty", ("day", "sensor"))
+
+
+def assert_rollups(engine: Engine, events: list[dict]) -> None:
+    want = expected(events)
+    for rollup in ROLLUPS:
+        table = rows_of(engine, rollup.name, rollup.columns)
+        live = rows_of(engine, rollup.live, rollup.columns)
+        assert live == want[rollup.name], f"{rollup.live} differs from the Python computation"
+        assert table == live, f"{rollup.name} differs from {rollup.live}"
+    assert check(engine) == []
+
+
+def ingest(engine: Engine, paths) -> None:
+    Loader(engine, batch_size=100).ingest(list(paths))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_any_order_of_ingests_and_refreshes(engine: Engine, tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    events = generate(seed, sessions=50)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    paths = write_files(events, logs, rng, files=5)
+    rng.shuffle(paths)
+    loaded: list[dict] = []
+    for path in paths:
+        ingest(engine, [path])
+        loaded += [json.loads(line) for line in path.read_text().splitlines()]
+        action = rng.choice(["refresh", "none", "rebuild"])
+        if action == "refresh":
+            stats = refresh_dirty(engine)
+            assert stats.marks_cleared == stats.buckets_total
+            assert marks(engine) == set()
+            assert_rollups(engine, loaded)
+        elif action == "rebuild":
+            rebuild_all(engine)
+            assert_rollups(engine, loaded)
+    refresh_dirty(engine)
+    assert marks(engine) == set()
+    assert_rollups(engine, events)
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    seed=st.integers(0, 2**32),
+    files=st.integers(1, 4),
+    refresh_after=st.lists(st.booleans(), min_size=4, max_size=4),
+)
+def test_accumulated_loads_stay_exact(
+    engine: Engine, tmp_path_factory, seed: int, files: int, refresh_after: list[bool]
+) -> None:
+    """Examples add to one database: sessions of later examples merge into earlier ones."""
+    history = _HISTORY.setdefault(str(engine.url), [])
+    rng = random.Random(seed)
+    events = generate(seed, sessions=15)
+    paths = write_files(events, tmp_path_factory.mktemp("logs"), rng, files=files)
+    for path, refresh in zip(paths, refresh_after, strict=False):
+        ingest(engine, [path])
+        if refresh:
+            refresh_dirty(engine)
+    history += events
+    refresh_dirty(engine)
+    assert_rollups(engine, history)
+
+
+_HISTORY: dict[str, list[dict]] = {}  # events loaded so far, per test database
+
+
+def test_late_event_dirties_both_days(engine: Engine, tmp_path: Path) -> None:
+    log = tmp_path / "a.json"
+    base = {"session": "abc", "sensor": "s1", "src_ip": "10.0.0.1"}
+    log.write_text(
+        json.dumps(
+            base
+            | {
+                "eventid": "cowrie.session.connect",
+                "protocol": "ssh",
+                "timestamp": "2024-03-02T00:10:00.000000Z",
+            }
+        )
+        + "\n"
+    )
+    ingest(engine, [log])
+    assert marks(engine) == {("2024-03-02", "s1")}
+    refresh_dirty(engine)
+    late = tmp_path / "b.json"
+    late.write_text(
+        json.dumps(
+            base
+            | {
+                "eventid": "cowrie.login.failed",
+                "username": "u",
+                "password": "p",
+                "timestamp": "2024-03-01T23:50:00.000000Z",
+            }
+        )
+        + "\n"
+    )
+    ingest(engine, [late])
+    assert marks(engine) == {("2024-03-01", "s1"), ("2024-03-02", "s1")}
+    stats = refresh_dirty(engine)
+    assert stats.buckets_total == 2
+    assert rows_of(engine, "daily_sessions", ("day", "sensor", "sessions")) == {
+        ("2024-03-01", "s1", 1)
+    }
+    assert check(engine) == []
+
+
+def test_mark_made_during_refresh_survives(engine: Engine, tmp_path: Path) -> None:
+    events = generate(7, sessions=30)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    first, second = write_files(events, logs, random.Random(7), files=2)
+    ingest(engine, [first])
+    errors: list[BaseException] = []
+    started = threading.Event()
+
+    def load_second() -> None:
+        try:
+            eng = create_engine_for_url(engine.url.render_as_string(hide_password=False))
+            ingest(eng, [second])
+            eng.dispose()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    loader = threading.Thread(target=load_second)
+
+    def on_progress(stats) -> None:
+        if stats.buckets_done == 1 and not started.is_set():
+            started.set()
+            loader.start()  # a load while the refresh holds its transaction
+            loader.join(0.5)
+
+    refresh_dirty(engine, on_progress=on_progress)
+    loader.join()
+    assert not errors
+    # Every bucket that differs from its live view must still be marked dirty.
+    dirty = marks(engine)
+    assert dirty, "the load that ran during the refresh left its marks"
+    for diff in check(engine, limit=10_000):
+        assert _norm(diff.row)[:2] in dirty, diff
+    refresh_dirty(engine)
+    assert_rollups(engine, events)
+
+
+def test_two_refreshes_at_once(engine: Engine, tmp_path: Path) -> None:
+    events = generate(11, sessions=40)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    ingest(engine, write_files(events, logs, random.Random(11), files=3))
+    url = engine.url.render_as_string(hide_password=False)
+    results: list[object] = []
+
+    def run() -> None:
+        eng = create_engine_for_url(url)
+        try:
+            results.append(refresh_dirty(eng))
+        except BaseException as exc:  # pragma: no cover - reported below
+            results.append(exc)
+        finally:
+            eng.dispose()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert sorted(r.buckets_total for r in results)[0] == 0  # the second found nothing left
+    assert marks(engine) == set()
+    assert_rollups(engine, events)
+
+
+def _populate(url: str, tmp_path: Path, seed: int = 5) -> list[dict]:
+    engine = create_engine_for_url(url)
+    try:
+        upgrade(engine)
+        events = generate(seed, sessions=40)
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        ingest(engine, write_files(events, logs, random.Random(seed), files=3))
+    finally:
+        engine.dispose()
+    return events
+
+
+def test_round_trip_with_views_and_data(empty_db_url: str, tmp_path: Path) -> None:
+    events = _populate(empty_db_url, tmp_path)
+    engine = create_engine_for_url(empty_db_url)
+    try:
+        downgrade(engine, "0001")
+        names = set(inspect(engine).get_table_names()) | set(inspect(engine).get_view_names())
+        assert not {r.name for r in ROLLUPS} & names and "rollup_dirty" not in names
+        assert "session_summaries" in names
+        upgrade(engine)  # the migration fills the rollups of a populated database
+        assert marks(engine) == set()
+        assert_rollups(engine, events)
+    finally:
+        engine.dispose()
+
+
+def _files_v1(rows: set[tuple]) -> set[tuple]:
+    """v2 rows without vt_label, summed back to the v1 key."""
+    merged: dict[tuple, Counter] = {}
+    for day, sensor, direction, url, sha, _label, transfers, sessions in rows:
+        c = merged.setdefault((day, sensor, direction, url, sha), Counter())
+        c["transfers"] += transfers
+        c["sessions"] += sessions
+    return {(*k, c["transfers"], c["sessions"]) for k, c in merged.items()}
+
+
+def test_view_change_migration_on_populated_db(empty_db_url: str, tmp_path: Path) -> None:
+    events = _populate(empty_db_url, tmp_path, seed=9)
+    want = expected(events)["daily_files"]
+    assert any(row[5] for row in want), "the data should hold VT labels"
+    v1 = ("day", "sensor", "direction", "url", "shasum", "transfers", "sessions")
+    engine = create_engine_for_url(empty_db_url)
+    try:
+        refresh_dirty(engine)
+        downgrade(engine, "0002")
+        columns = {c["name"] for c in inspect(engine).get_columns("daily_files")}
+        assert "vt_label" not in columns
+        assert rows_of(engine, "daily_files", v1) == _files_v1(want)
+        assert rows_of(engine, "daily_files_live", v1) == _files_v1(want)
+        upgrade(engine, "0003")
+        assert rows_of(engine, "daily_files", get("daily_files").columns) == want
+        assert_rollups(engine, events)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def cli_engines(monkeypatch, db_url):
+    """Dispose the engines the CLI opens (the process would exit; a test must close them)."""
+    import cowrieprocessor.cli.common as common
+
+    engines: list[Engine] = []
+
+    def tracked(url: str, **kwargs) -> Engine:
+        engines.append(create_engine_for_url(url, **kwargs))
+        return engines[-1]
+
+    monkeypatch.setattr(common, "create_engine_for_url", tracked)
+    yield
+    for eng in engines:
+        eng.dispose()
+
+
+def test_cli_ingest_and_refresh_views(db_url: str, cli_engines, tmp_path: Path) -> None:
+    events = generate(3, sessions=20)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    write_files(events, logs, random.Random(3), files=2)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--db", db_url, "ingest", "--no-refresh", str(logs)])
+    assert result.exit_code == 0, result.output
+    engine = create_engine_for_url(db_url)
+    try:
+        assert marks(engine)
+        result = runner.invoke(cli, ["--db", db_url, "refresh-views", "--check"])
+        assert result.exit_code == 0, result.output
+        assert "dirty buckets" in result.output and "equals its live view" in result.output
+        assert marks(engine) == set()
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE daily_sessions SET sessions = sessions + 1")
+        result = runner.invoke(cli, ["--db", db_url, "refresh-views", "--check"])
+        assert result.exit_code == 1
+        assert "daily_sessions" in result.output
+        result = runner.invoke(cli, ["--db", db_url, "refresh-views", "--full", "--check"])
+        assert result.exit_code == 0, result.output
+        assert "full rebuild" in result.output
+        (logs / "more.json").write_text(
+            json.dumps(
+                {
+                    "eventid": "cowrie.session.connect",
+                    "session": "zz",
+                    "sensor": "new",
+                    "timestamp": "2024-03-05T01:00:00.000000Z",
+                    "src_ip": "10.9.9.9",
+                }
+            )
+            + "\n"
+        )
+        result = runner.invoke(cli, ["--db", db_url, "ingest", "--json", str(logs)])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["refresh"]["buckets"] == 1
+        assert marks(engine) == set()
+        assert_rollups(engine, [*events, json.loads((logs / "more.json").read_text())])
+    finally:
+        engine.dispose()
