@@ -69,6 +69,8 @@ def user_errors(func: F) -> F:
             raise click.ClickException(f"database error: {reason}") from None
         except SQLAlchemyError as exc:
             raise click.ClickException(f"database error: {exc.__class__.__name__}: {exc}") from None
+        except BrokenPipeError:
+            raise  # the reader went away (| head): click exits quietly
         except OSError as exc:
             raise click.ClickException(str(exc)) from None
 

@@ -156,14 +156,14 @@ class ReportingDAL:
     def vt_labels(self, window: Window) -> set[str]:
         """VirusTotal classifications of the window's files."""
         f = daily_files
-        query = select(distinct(f.c.vt_label)).where(
-            *self._in_window(f, window), f.c.vt_label != ""
+        query = (
+            select(f.c.vt_label).distinct().where(*self._in_window(f, window), f.c.vt_label != "")
         )
         return set(self.session.scalars(query))
 
     def sensors(self) -> list[str]:
         """Every sensor with at least one session."""
-        query = select(distinct(daily_sessions.c.sensor)).order_by(daily_sessions.c.sensor)
+        query = select(daily_sessions.c.sensor).distinct().order_by(daily_sessions.c.sensor)
         return list(self.session.scalars(query))
 
     def day_range(self) -> tuple[date, date] | None:
