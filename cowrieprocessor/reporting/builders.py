@@ -13,13 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import literal
 from sqlalchemy.orm import Session
 
-from cowrieprocessor.db.models import (
-    daily_commands,
-    daily_credentials,
-    daily_files,
-    daily_src_ips,
-)
-from cowrieprocessor.reporting.dal import ReportingDAL, Window
+from cowrieprocessor.reporting.dal import ROLLUP_TABLES, ReportingDAL, RollupTables, Window
 from cowrieprocessor.reporting.periods import Period, ReportType
 
 SCHEMA_VERSION = 1
@@ -49,10 +43,12 @@ class ReportBuilder:
         *,
         top_n: int = DEFAULT_TOP_N,
         now: Callable[[], datetime] | None = None,
+        tables: RollupTables = ROLLUP_TABLES,
     ) -> None:
         self.session_factory = session_factory
         self.top_n = top_n
         self.now = now or (lambda: datetime.now(UTC))
+        self.tables = tables
 
     def build(self, period: Period, sensor: str | None = None) -> dict[str, Any]:
         """The document for ``period``; ``sensor`` None means the aggregate of all sensors."""
@@ -60,7 +56,7 @@ class ReportBuilder:
             raise ValueError(f"{type(self).__name__} builds {self.report_type} reports")
         window = Window(period.start, period.end, sensor)
         with self.session_factory() as session:
-            dal = ReportingDAL(session)
+            dal = ReportingDAL(session, self.tables)
             doc: dict[str, Any] = {
                 "@timestamp": period.start_datetime.isoformat(),
                 "generated_at": self.now().isoformat(),
@@ -105,7 +101,7 @@ class ReportBuilder:
         self, dal: ReportingDAL, window: Window, totals: dict[str, int]
     ) -> dict[str, Any]:
         n = totals["sessions"]
-        c, ip = daily_credentials, daily_src_ips
+        c, ip = dal.tables.credentials, dal.tables.src_ips
         combination = c.c.username + literal(":") + c.c.password
         return {
             "total": n,
@@ -130,7 +126,7 @@ class ReportBuilder:
     def _commands(
         self, dal: ReportingDAL, window: Window, totals: dict[str, int]
     ) -> dict[str, Any]:
-        t = daily_commands
+        t = dal.tables.commands
         return {
             "total": totals["commands_sum"],
             "unique": dal.distinct_count(t.c.command, window),
@@ -138,7 +134,7 @@ class ReportBuilder:
         }
 
     def _files(self, dal: ReportingDAL, window: Window, totals: dict[str, int]) -> dict[str, Any]:
-        f = daily_files
+        f = dal.tables.files
         has_hash, has_label = f.c.shasum != "", f.c.vt_label != ""
         return {
             "downloads_total": totals["downloads"],
@@ -233,7 +229,7 @@ class _MultiDayBuilder(ReportBuilder):
             "sessions_change": _change(doc["sessions"]["total"], prev_totals["sessions"]),
             "unique_ips_change": _change(
                 doc["sessions"]["unique_ips"],
-                dal.distinct_count(daily_src_ips.c.src_ip, prev_window),
+                dal.distinct_count(dal.tables.src_ips.c.src_ip, prev_window),
             ),
             "downloads_change": downloads,
             "files_change": downloads,

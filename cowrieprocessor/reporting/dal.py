@@ -10,15 +10,27 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, Table, distinct, func, select, tuple_
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    MetaData,
+    Select,
+    Table,
+    distinct,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
 from cowrieprocessor.db.models import (
     CommandStat,
     FileTransfer,
     SessionSummary,
+    daily_commands,
+    daily_credentials,
     daily_files,
     daily_protocols,
     daily_sessions,
@@ -26,6 +38,31 @@ from cowrieprocessor.db.models import (
 )
 
 DEFAULT_BATCH = 1_000
+
+
+class RollupTables(NamedTuple):
+    """The rollups a report reads: the tables, or their always-correct live views."""
+
+    sessions: Table
+    commands: Table
+    files: Table
+    credentials: Table
+    src_ips: Table
+    protocols: Table
+
+
+ROLLUP_TABLES = RollupTables(
+    daily_sessions, daily_commands, daily_files, daily_credentials, daily_src_ips, daily_protocols
+)
+
+
+def _live_view(table: Table) -> Table:
+    return Table(f"{table.name}_live", MetaData(), *[Column(c.name, c.type) for c in table.columns])
+
+
+#: The same figures computed straight from the base tables, through the ``*_live`` views
+#: (slow: for checks and for measuring what the rollups save).
+LIVE_VIEWS = RollupTables(*[_live_view(t) for t in ROLLUP_TABLES])
 
 
 @dataclass(frozen=True)
@@ -40,8 +77,9 @@ class Window:
 class ReportingDAL:
     """Queries over the rollups for one ORM session (see ``create_session_maker``)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, tables: RollupTables = ROLLUP_TABLES) -> None:
         self.session = session
+        self.tables = tables
         self._postgres = session.get_bind().dialect.name == "postgresql"
 
     # -- helpers --------------------------------------------------------------------------
@@ -61,7 +99,7 @@ class ReportingDAL:
 
     def session_totals(self, window: Window) -> dict[str, int]:
         """Sums, minima and maxima of ``daily_sessions`` over the window."""
-        t = daily_sessions
+        t = self.tables.sessions
         sums = [
             "sessions",
             "sessions_with_login",
@@ -115,7 +153,7 @@ class ReportingDAL:
 
     def protocols(self, window: Window) -> dict[str, int]:
         """``{protocol: sessions}``; sessions of unknown protocol are left out."""
-        t = daily_protocols
+        t = self.tables.protocols
         query = (
             select(t.c.protocol, func.sum(t.c.sessions))
             .where(*self._in_window(t, window), t.c.protocol != "")
@@ -126,7 +164,7 @@ class ReportingDAL:
 
     def per_day(self, window: Window) -> dict[date, dict[str, int]]:
         """Per day: sessions, unique IPs, commands and downloads of sessions started that day."""
-        s, ips = daily_sessions, daily_src_ips
+        s, ips = self.tables.sessions, self.tables.src_ips
         days: dict[date, dict[str, int]] = {}
         totals = (
             select(
@@ -155,7 +193,7 @@ class ReportingDAL:
 
     def vt_labels(self, window: Window) -> set[str]:
         """VirusTotal classifications of the window's files."""
-        f = daily_files
+        f = self.tables.files
         query = (
             select(f.c.vt_label).distinct().where(*self._in_window(f, window), f.c.vt_label != "")
         )
@@ -163,13 +201,14 @@ class ReportingDAL:
 
     def sensors(self) -> list[str]:
         """Every sensor with at least one session."""
-        query = select(daily_sessions.c.sensor).distinct().order_by(daily_sessions.c.sensor)
+        s = self.tables.sessions
+        query = select(s.c.sensor).distinct().order_by(s.c.sensor)
         return list(self.session.scalars(query))
 
     def day_range(self) -> tuple[date, date] | None:
         """First and last day with sessions, or None for an empty database."""
         first, last = self.session.execute(
-            select(func.min(daily_sessions.c.day), func.max(daily_sessions.c.day))
+            select(func.min(self.tables.sessions.c.day), func.max(self.tables.sessions.c.day))
         ).one()
         return None if first is None else (_as_date(first), _as_date(last))
 
