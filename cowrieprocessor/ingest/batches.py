@@ -1,23 +1,13 @@
-"""Cut a log file into parsed batches, and parse ahead on a background thread.
-
-Parsing is pure Python while database writes spend most of their time in C code that
-releases the GIL, so reading the next batch while the current one is written overlaps the
-two and uses the second core.
-"""
+"""Cut a log file into parsed batches of records, each ending at a byte position."""
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 from cowrieprocessor.ingest.parse import BadRecord, Event, parse_record
 from cowrieprocessor.ingest.reader import iter_records, open_log
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -67,42 +57,3 @@ def read_batches(
                 yield batch
                 batch = Batch(position=batch.position)
     yield batch
-
-
-def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """Iterate ``items`` on a background thread, up to ``depth`` items ahead.
-
-    Exceptions from the producer are re-raised in the consumer; closing the returned
-    generator (or an exception in the consumer) stops the producer.
-    """
-    slots: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        slots.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            slots.put(("done", None))
-        except BaseException as exc:  # handed to the consumer
-            slots.put(("error", exc))
-
-    worker = threading.Thread(target=produce, name="cowrie-parse", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = slots.get()
-            if kind == "done":
-                return
-            if kind == "error":
-                raise value  # type: ignore[misc]
-            yield value  # type: ignore[misc]
-    finally:
-        stop.set()
-        worker.join(timeout=5)
