@@ -94,9 +94,11 @@ def load_facts(conn: Connection) -> dict[SessionKey, SessionFacts]:
             "SELECT r.sensor, r.session_id, r.event_type, r.event_timestamp, r.event_hash,"
             " r.src_ip, r.payload"
         )
+    # touched_sessions first (CROSS JOIN fixes SQLite's join order): index lookups per
+    # session, never a scan of raw_events.
     sql += (
-        " FROM raw_events r JOIN touched_sessions t"
-        " ON r.sensor = t.sensor AND r.session_id = t.session_id"
+        " FROM touched_sessions t CROSS JOIN raw_events r"
+        " WHERE r.sensor = t.sensor AND r.session_id = t.session_id"
     )
     facts: dict[SessionKey, SessionFacts] = {}
     for sensor, session_id, event_type, ts, event_hash, src_ip, payload in conn.exec_driver_sql(

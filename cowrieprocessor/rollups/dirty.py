@@ -7,9 +7,10 @@ from sqlalchemy import Connection
 _MARK = (
     "INSERT INTO rollup_dirty (day, sensor, generation)"
     " SELECT s.first_day, s.sensor, 1"
-    " FROM session_summaries AS s"
-    " JOIN touched_sessions AS t ON t.sensor = s.sensor AND t.session_id = s.session_id"
-    " WHERE true"  # SQLite: resolves the ON (join) / ON CONFLICT parsing ambiguity
+    # CROSS JOIN keeps the batch's few sessions in SQLite's outer loop (its planner keeps the
+    # written order), so marking costs the batch's size, not the table's.
+    " FROM touched_sessions AS t CROSS JOIN session_summaries AS s"
+    " WHERE s.sensor = t.sensor AND s.session_id = t.session_id"
     " GROUP BY s.first_day, s.sensor"
     " ON CONFLICT (day, sensor) DO UPDATE SET generation = rollup_dirty.generation + 1"
 )
