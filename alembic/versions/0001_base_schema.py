@@ -39,7 +39,9 @@ def upgrade() -> None:
         sa.Column("source_offset", sa.BigInteger()),
         _ts("ingested_at"),
         sa.PrimaryKeyConstraint("id", name="pk_raw_events"),
-        sa.UniqueConstraint("event_hash", name="uq_raw_events_event_hash"),
+        sa.UniqueConstraint(
+            "event_timestamp", "event_hash", name="uq_raw_events_event_timestamp_event_hash"
+        ),
     )
     op.create_index(
         "ix_raw_events_sensor_session_id_event_type",

@@ -225,7 +225,7 @@ class Loader:
         summaries.set_touched(conn, by_session)
         known = summaries.known_days(conn)
         # Only events of sessions the database knows can be duplicates of stored ones.
-        maybe_stored = [h for h, (e, _) in unique.items() if (e.sensor, e.session_id) in known]
+        maybe_stored = [e for e, _ in unique.values() if (e.sensor, e.session_id) in known]
         stored = summaries.known_hashes(conn, maybe_stored) if maybe_stored else set()
         rows = [item for h, item in unique.items() if h not in stored]
         if not rows:
@@ -280,7 +280,7 @@ def _insert_events_sqlite(
     conn.exec_driver_sql(
         "INSERT INTO raw_events (event_hash, session_id, sensor, event_type, event_timestamp,"
         " src_ip, payload, source, source_offset, ingested_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (event_hash) DO NOTHING",
+        " VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (event_timestamp, event_hash) DO NOTHING",
         [
             (
                 e.event_hash,
@@ -336,7 +336,7 @@ def _insert_events_postgres(
             " src_ip, payload, source, source_offset, ingested_at)"
             " SELECT event_hash, session_id, sensor, event_type, event_timestamp, src_ip, payload,"
             " source, source_offset, ingested_at FROM staging_events"
-            " ON CONFLICT (event_hash) DO NOTHING"
+            " ON CONFLICT (event_timestamp, event_hash) DO NOTHING"
         )
 
 

@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import Column, Connection, MetaData, String, Table, delete, select, tuple_
 
 from cowrieprocessor.db.models import CommandStat, FileTransfer, RawEvent, SessionSummary
+from cowrieprocessor.ingest.parse import Event
 from cowrieprocessor.ingest.sessions import (
     COMMAND_COLUMNS,
     FILE_COLUMNS,
@@ -35,7 +36,7 @@ touched_sessions = Table(
 _summaries = SessionSummary.__table__
 _commands = CommandStat.__table__
 _files = FileTransfer.__table__
-_raw_hash = RawEvent.__table__.c.event_hash
+_raw = RawEvent.__table__
 _COMPUTED = [
     c.name
     for c in _summaries.columns
@@ -72,12 +73,13 @@ def known_days(conn: Connection) -> dict[SessionKey, date]:
     return {(sensor, session_id): day for sensor, session_id, day in rows}
 
 
-def known_hashes(conn: Connection, hashes: list[str]) -> set[str]:
-    """Which of ``hashes`` are stored already."""
+def known_hashes(conn: Connection, events: list[Event]) -> set[str]:
+    """Hashes of those ``events`` that are stored already (looked up by time and hash)."""
     found: set[str] = set()
-    for i in range(0, len(hashes), 500):
-        chunk = hashes[i : i + 500]
-        found.update(conn.scalars(select(_raw_hash).where(_raw_hash.in_(chunk))))
+    key = tuple_(_raw.c.event_timestamp, _raw.c.event_hash)
+    for i in range(0, len(events), 400):
+        pairs = [(datetime.fromisoformat(e.timestamp), e.event_hash) for e in events[i : i + 400]]
+        found.update(conn.scalars(select(_raw.c.event_hash).where(key.in_(pairs))))
     return found
 
 
