@@ -39,10 +39,12 @@ from cowrieprocessor.reporting.es_publisher import (
     PublishProgress,
     ReportDocumentError,
     RetryPolicy,
+    check_write_aliases,
     publish_reports,
     write_dry_run,
 )
 from cowrieprocessor.reporting.es_settings import ESSettings, create_client
+from cowrieprocessor.reporting.es_setup import write_alias
 from cowrieprocessor.reporting.periods import (
     REPORT_TYPES,
     Period,
@@ -366,6 +368,13 @@ def command(
         else:
             client, scrub = _client(settings)
             stack.callback(client.close)
+            if settings.index_mode == "alias":  # before building anything
+                try:
+                    check_write_aliases(client, [write_alias(report_type, settings.index_prefix)])
+                except ESPublishError as exc:
+                    message = scrub(str(exc))
+                    status.error("setup", message)
+                    raise click.ClickException(message) from None
             _publish(run, documents(), client, settings, policy, batch_size, status, scrub)
         status.update(run.counters())
         ok = run.failed == 0 and run.stopped is None
@@ -397,7 +406,6 @@ def _publish(
     scrub: _Scrubber,
 ) -> None:
     """Send ``documents`` in batches; update ``run`` and ``status`` as requests complete."""
-    check_aliases = True
     for batch in _batches(documents, batch_size):
         base = (run.published, run.failed, run.bulk_attempts, run.retries)
 
@@ -414,18 +422,13 @@ def _publish(
                 index_mode=settings.index_mode,
                 retry=policy,
                 chunk_size=batch_size,
-                check_aliases=check_aliases,
+                check_aliases=False,
                 progress=on_progress,
             )
-        except ESPublishError as exc:
-            message = scrub(str(exc))
-            status.error("setup", message)
-            raise click.ClickException(message) from None
         except ReportDocumentError as exc:  # a builder bug; name the document
             message = f"cannot name a report document: {exc}"
             status.error("invalid_document", message)
             raise click.ClickException(message) from None
-        check_aliases = False
         run.published, run.failed = base[0] + result.accepted, base[1] + result.failed
         run.bulk_attempts, run.retries = (
             base[2] + result.bulk_attempts,
