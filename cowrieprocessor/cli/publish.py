@@ -425,7 +425,7 @@ def _publish(
                 check_aliases=False,
                 progress=on_progress,
             )
-        except ReportDocumentError as exc:  # a builder bug; name the document
+        except ReportDocumentError as exc:  # a builder bug: no sensor, type or period
             message = f"cannot name a report document: {exc}"
             status.error("invalid_document", message)
             raise click.ClickException(message) from None
