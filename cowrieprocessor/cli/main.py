@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cowrieprocessor import __version__
-from cowrieprocessor.cli import db, es_setup, ingest, monitor, refresh, sample, show
+from cowrieprocessor.cli import db, es_setup, ingest, monitor, publish, refresh, sample, show
 from cowrieprocessor.cli.common import AppContext
 from cowrieprocessor.config import DB_URL_ENV, STATUS_DIR_ENV, default_db_path
 
@@ -43,6 +43,7 @@ for command in (
     monitor.command,
     sample.command,
     es_setup.command,
+    publish.command,
 ):
     cli.add_command(command)
 

@@ -45,6 +45,7 @@ __all__ = [
     "ReportDocumentError",
     "RetryPolicy",
     "bulk_lines",
+    "check_write_aliases",
     "document_id",
     "document_period",
     "publish_reports",
@@ -399,7 +400,7 @@ def publish_reports(
     if not planned:
         return result
     if check_aliases and index_mode == "alias":
-        _check_aliases(client, sorted({item.index for item in planned}))
+        check_write_aliases(client, sorted({item.index for item in planned}))
 
     published = failed = 0
 
@@ -509,7 +510,13 @@ def publish_reports(
     return result
 
 
-def _check_aliases(client: Elasticsearch, aliases: list[str]) -> None:
+def check_write_aliases(client: Elasticsearch, aliases: Iterable[str]) -> None:
+    """Check that each write alias exists (``es-setup`` has run).
+
+    Raises:
+        ESPublishError: an alias is missing, or checking failed (one line, e.g. a
+            connection error).
+    """
     for alias in aliases:
         try:
             exists = bool(client.indices.exists_alias(name=alias))
