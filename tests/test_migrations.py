@@ -52,3 +52,9 @@ def test_round_trip_and_no_drift(empty_db_url: str) -> None:
         _check_no_drift(engine)
     finally:
         engine.dispose()
+
+
+def test_schema_head_constant_matches_the_scripts() -> None:
+    from cowrieprocessor.db.migrate import SCHEMA_HEAD
+
+    assert head_revision() == SCHEMA_HEAD

@@ -2,17 +2,49 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import click
 
 from cowrieprocessor import __version__
-from cowrieprocessor.cli import db, es_setup, ingest, monitor, publish, refresh, sample, show
 from cowrieprocessor.cli.common import AppContext
 from cowrieprocessor.config import DB_URL_ENV, STATUS_DIR_ENV, default_db_path
 
+#: Sub-command name -> "module:attribute". Modules are imported only when their command
+#: runs, so `show` does not pay for importing the Elasticsearch client.
+COMMANDS = {
+    "db": "cowrieprocessor.cli.db:command",
+    "ingest": "cowrieprocessor.cli.ingest:command",
+    "refresh-views": "cowrieprocessor.cli.refresh:command",
+    "show": "cowrieprocessor.cli.show:show",
+    "export": "cowrieprocessor.cli.show:export",
+    "monitor": "cowrieprocessor.cli.monitor:command",
+    "sample-logs": "cowrieprocessor.cli.sample:command",
+    "es-setup": "cowrieprocessor.cli.es_setup:command",
+    "publish": "cowrieprocessor.cli.publish:command",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyGroup(click.Group):
+    """A group that imports a sub-command's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--db",
     "db_url",
@@ -32,20 +64,6 @@ from cowrieprocessor.config import DB_URL_ENV, STATUS_DIR_ENV, default_db_path
 def cli(ctx: click.Context, db_url: str | None, status_dir: Path | None) -> None:
     """Ingest Cowrie honeypot logs and report on them, from SQLite or PostgreSQL."""
     ctx.obj = AppContext(db_url=db_url, status_dir=status_dir)
-
-
-for command in (
-    db.command,
-    ingest.command,
-    refresh.command,
-    show.show,
-    show.export,
-    monitor.command,
-    sample.command,
-    es_setup.command,
-    publish.command,
-):
-    cli.add_command(command)
 
 
 def main() -> None:

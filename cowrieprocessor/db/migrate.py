@@ -1,14 +1,22 @@
-"""Run Alembic from code: upgrade, downgrade, current revision, schema checks."""
+"""Run Alembic from code: upgrade, downgrade, current revision, schema checks.
+
+Alembic is imported only when a migration really has to run: everyday commands check the
+revision with one query against ``alembic_version`` and start faster for it.
+"""
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, inspect, text
 
 from cowrieprocessor.resources import alembic_dir
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+#: The newest revision in alembic/versions (a test keeps the two in step).
+SCHEMA_HEAD = "0003"
 
 
 class SchemaError(RuntimeError):
@@ -17,13 +25,17 @@ class SchemaError(RuntimeError):
 
 def alembic_config() -> Config:
     """An Alembic config pointing at the project's migration scripts."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(alembic_dir()))
     return cfg
 
 
 def head_revision() -> str:
-    """The newest migration this code ships."""
+    """The newest migration among the shipped scripts."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -32,10 +44,14 @@ def head_revision() -> str:
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _run(engine: Engine, action: str, revision: str) -> None:
+    from alembic import command
+
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -55,12 +71,12 @@ def downgrade(engine: Engine, revision: str) -> None:
 def ensure_schema(engine: Engine) -> None:
     """Create the schema in an empty database; refuse to work on an outdated one."""
     current = current_revision(engine)
+    if current == SCHEMA_HEAD:
+        return
     if current is None:
         upgrade(engine)
         return
-    head = head_revision()
-    if current != head:
-        raise SchemaError(
-            f"database is at revision {current}, this version needs {head}: "
-            "run 'cowrie-report db upgrade'"
-        )
+    raise SchemaError(
+        f"database is at revision {current}, this version needs {SCHEMA_HEAD}: "
+        "run 'cowrie-report db upgrade'"
+    )
