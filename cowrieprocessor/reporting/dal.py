@@ -216,6 +216,12 @@ class ReportingDAL:
         query = select(s.c.sensor).distinct().order_by(s.c.sensor)
         return list(self.session.scalars(query))
 
+    def has_sessions(self, sensor: str) -> bool:
+        """Whether any session of ``sensor`` is stored (base tables, never stale)."""
+        s = SessionSummary.__table__
+        query = select(s.c.session_id).where(s.c.sensor == sensor).limit(1)
+        return self.session.execute(query).first() is not None
+
     def day_range(self) -> tuple[date, date] | None:
         """First and last day with sessions, or None for an empty database."""
         first, last = self.session.execute(
