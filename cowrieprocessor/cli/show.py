@@ -184,7 +184,11 @@ def export(
         raise click.UsageError("--end is before --start")
     engine = app.engine()
     if sensor is not None:
-        resolve_sensors(engine, sensor, False)
+        # Exports read the base tables, so the sensor is checked there, not in the rollups
+        # (which may still be stale after 'ingest --no-refresh').
+        with create_session_maker(engine)() as session:
+            if not ReportingDAL(session).has_sessions(sensor):
+                raise click.ClickException(f"unknown sensor {sensor!r}: no session recorded it")
     with create_session_maker(engine)() as session, _output(output) as out:
         dal = ReportingDAL(session)
         pages = getattr(dal, f"iter_{kind}")(Window(first, last, sensor), batch_size)

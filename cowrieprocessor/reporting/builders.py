@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import literal
@@ -22,14 +23,25 @@ DEFAULT_TOP_N = 10
 IP_SPIKE_FACTOR = 1.5
 IP_BASELINE_DAYS = 7
 VT_BASELINE_DAYS = 30
+_CENT = Decimal("0.01")
 
 
-def _avg(total: float, n: int) -> float:
-    return round(total / n, 2) if n else 0.0
+def _round2(numerator: int, denominator: int) -> float:
+    """Exact ``numerator / denominator`` rounded half away from zero to 2 decimals.
+
+    Done in decimal arithmetic, not with ``round()`` on a float: a binary float cannot hold
+    most ``.xx5`` ties (``round(1.015, 2) == 1.01``), and would round them either way.
+    """
+    exact = Decimal(numerator) / Decimal(denominator)  # 28 significant digits
+    return float(exact.quantize(_CENT, rounding=ROUND_HALF_UP))
+
+
+def _avg(total: int, n: int) -> float:
+    return _round2(total, n) if n else 0.0
 
 
 def _change(current: int, previous: int) -> float | None:
-    return round((current - previous) / previous * 100, 2) if previous else None
+    return _round2((current - previous) * 100, previous) if previous else None
 
 
 class ReportBuilder:
@@ -105,7 +117,7 @@ class ReportBuilder:
         combination = c.c.username + literal(":") + c.c.password
         return {
             "total": n,
-            "unique_ips": dal.distinct_count(ip.c.src_ip, window),
+            "unique_ips": dal.unique_ips(window),
             "unique_usernames": dal.distinct_count(c.c.username, window),
             "unique_passwords": dal.distinct_count(c.c.password, window),
             "login_attempts": totals["login_attempts"],
@@ -113,12 +125,14 @@ class ReportBuilder:
             "avg_commands": _avg(totals["commands_sum"], n),
             "max_commands": totals["commands_max"],
             "min_commands": totals["commands_min"],
-            "avg_duration": _avg(totals["duration_us_sum"] / 1_000_000, n),
+            "avg_duration": _avg(totals["duration_us_sum"], n * 1_000_000),
             "protocols": dal.protocols(window),
             "top_usernames": dal.top(c.c.username, c.c.attempts, window, self.top_n),
             "top_passwords": dal.top(c.c.password, c.c.attempts, window, self.top_n),
             "top_combinations": dal.top(combination, c.c.attempts, window, self.top_n),
-            "top_source_ips": dal.top(ip.c.src_ip, ip.c.sessions, window, self.top_n),
+            "top_source_ips": dal.top(
+                ip.c.src_ip, ip.c.sessions, window, self.top_n, ip.c.src_ip != ""
+            ),
             "vt_flagged": totals["vt_flagged_sessions"],
             "dshield_flagged": totals["dshield_flagged_sessions"],
         }
@@ -171,18 +185,20 @@ class ReportBuilder:
             Window(period.start - timedelta(days=IP_BASELINE_DAYS), before, window.sensor)
         )
         if baseline:  # days of the previous week that saw sessions
-            average = round(sum(d["unique_ips"] for d in baseline.values()) / len(baseline), 2)
+            average = _avg(sum(d["unique_ips"] for d in baseline.values()), len(baseline))
             # A day compares its unique IPs; a week or month its average per day.
             current: float = doc["sessions"]["unique_ips"]
+            shown = str(current)
             if period.report_type != "daily":
-                current = round(sum(d["unique_ips"] for d in days.values()) / len(period.days), 2)
+                current = _avg(sum(d["unique_ips"] for d in days.values()), len(period.days))
+                shown = f"{current:.2f}"
             if current > IP_SPIKE_FACTOR * average:
                 alerts.append(
                     {
                         "type": "ip_spike",
                         "severity": "medium",
-                        "message": f"Unique IPs ({current}) above {IP_SPIKE_FACTOR}x the "
-                        f"{IP_BASELINE_DAYS}-day average ({average})",
+                        "message": f"Unique IPs ({shown}) above {IP_SPIKE_FACTOR}x the "
+                        f"{IP_BASELINE_DAYS}-day average ({average:.2f})",
                         "current": current,
                         "average": average,
                     }
@@ -228,8 +244,7 @@ class _MultiDayBuilder(ReportBuilder):
         doc["trends"] = {
             "sessions_change": _change(doc["sessions"]["total"], prev_totals["sessions"]),
             "unique_ips_change": _change(
-                doc["sessions"]["unique_ips"],
-                dal.distinct_count(dal.tables.src_ips.c.src_ip, prev_window),
+                doc["sessions"]["unique_ips"], dal.unique_ips(prev_window)
             ),
             "downloads_change": downloads,
             "files_change": downloads,

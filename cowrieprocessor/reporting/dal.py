@@ -93,7 +93,10 @@ class ReportingDAL:
 
     def _by_value(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
         # Ties are broken by plain code-point order on both dialects (UTF-8 byte order).
-        return value.collate("C") if self._postgres else value
+        # self_group() parenthesises an expression such as ``a || ':' || b``: COLLATE binds
+        # tighter than ``||``, so it would otherwise apply to ``b`` only and the ORDER BY
+        # would no longer be the GROUP BY expression (a GroupingError on PostgreSQL).
+        return value.self_group().collate("C") if self._postgres else value
 
     # -- figures --------------------------------------------------------------------------
 
@@ -163,7 +166,10 @@ class ReportingDAL:
         return {protocol: int(n) for protocol, n in self.session.execute(query)}
 
     def per_day(self, window: Window) -> dict[date, dict[str, int]]:
-        """Per day: sessions, unique IPs, commands and downloads of sessions started that day."""
+        """Per day: sessions, unique IPs, commands and downloads of sessions started that day.
+
+        Only days with sessions are keys.
+        """
         s, ips = self.tables.sessions, self.tables.src_ips
         days: dict[date, dict[str, int]] = {}
         totals = (
@@ -182,7 +188,7 @@ class ReportingDAL:
             }
         unique = (
             select(ips.c.day, func.count(distinct(ips.c.src_ip)))
-            .where(*self._in_window(ips, window))
+            .where(*self._in_window(ips, window), ips.c.src_ip != "")
             .group_by(ips.c.day)
         )
         for day, n in self.session.execute(unique):
@@ -190,6 +196,11 @@ class ReportingDAL:
                 _as_date(day), {"sessions": 0, "unique_ips": 0, "commands": 0, "downloads": 0}
             )["unique_ips"] = int(n)
         return days
+
+    def unique_ips(self, window: Window) -> int:
+        """Distinct source IPs of the window's sessions (sessions without one add none)."""
+        ips = self.tables.src_ips
+        return self.distinct_count(ips.c.src_ip, window, ips.c.src_ip != "")
 
     def vt_labels(self, window: Window) -> set[str]:
         """VirusTotal classifications of the window's files."""
@@ -204,6 +215,12 @@ class ReportingDAL:
         s = self.tables.sessions
         query = select(s.c.sensor).distinct().order_by(s.c.sensor)
         return list(self.session.scalars(query))
+
+    def has_sessions(self, sensor: str) -> bool:
+        """Whether any session of ``sensor`` is stored (base tables, never stale)."""
+        s = SessionSummary.__table__
+        query = select(s.c.session_id).where(s.c.sensor == sensor).limit(1)
+        return self.session.execute(query).first() is not None
 
     def day_range(self) -> tuple[date, date] | None:
         """First and last day with sessions, or None for an empty database."""

@@ -1,0 +1,288 @@
+"""Expected report documents computed in plain Python from reference events.
+
+Independent of the package: it reads the events produced by ``reference.load_events`` (its
+own parser) and follows docs/report-schema.md literally, one figure at a time, without SQL,
+rollups or any code from ``cowrieprocessor``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+
+LOGINS = ("cowrie.login.success", "cowrie.login.failed")
+IP_SPIKE_FACTOR = 1.5
+
+
+def round2(numerator: int | Fraction, denominator: int = 1) -> float:
+    """Exact ``numerator / denominator`` rounded half away from zero to 2 decimals."""
+    if denominator == 0:
+        return 0.0
+    exact = Fraction(numerator) / denominator
+    scaled = Decimal(exact.numerator) / Decimal(exact.denominator)  # 28 significant digits
+    # Fractions whose decimal expansion is longer than 28 digits cannot sit on a .xx5 tie.
+    return float(scaled.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _text(value: Any) -> str:
+    """A logged field as text: '' when missing or null, JSON for non-strings."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _top(counter: Counter[str], top_n: int) -> list[dict[str, Any]]:
+    ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+    return [{"value": v, "count": n} for v, n in ranked[:top_n]]
+
+
+def _vt_label(scans: Any) -> str:
+    """Most common detection name among engines that flagged the file (ties: smallest)."""
+    if not isinstance(scans, dict):
+        return ""
+    names: Counter[str] = Counter()
+    for verdict in scans.values():
+        detected = isinstance(verdict, dict) and verdict.get("detected")
+        if detected and isinstance(verdict.get("result"), str):
+            names[verdict["result"]] += 1
+    if not names:
+        return ""
+    best = max(names.values())
+    return min(name for name, n in names.items() if n == best)
+
+
+class RefSession:
+    """One session's events, in time order, and what the report needs from them."""
+
+    def __init__(self, sensor: str, session_id: str, events: list[dict[str, Any]]) -> None:
+        self.sensor = sensor
+        self.session_id = session_id
+        self.events = sorted(events, key=lambda e: e["_time"])
+        first, last = self.events[0]["_time"], self.events[-1]["_time"]
+        self.day: date = first.date()
+        self.duration_us = (last - first) // timedelta(microseconds=1)
+        ips = [e["src_ip"] for e in self.events if isinstance(e.get("src_ip"), str)]
+        self.src_ip: str | None = min(ips) if ips else None
+        protocols = [e["protocol"] for e in self.events if isinstance(e.get("protocol"), str)]
+        self.protocol: str | None = max(protocols) if protocols else None
+        self.logins = [e for e in self.events if e["eventid"] in LOGINS]
+        self.commands = [e for e in self.events if e["eventid"] == "cowrie.command.input"]
+        self.downloads = [e for e in self.events if e["eventid"] == "cowrie.session.file_download"]
+        self.uploads = [e for e in self.events if e["eventid"] == "cowrie.session.file_upload"]
+        latest_scan: dict[str, dict[str, Any]] = {}
+        for e in self.events:  # time order: the last one wins
+            if e["eventid"] == "cowrie.virustotal.scanfile" and isinstance(e.get("sha256"), str):
+                latest_scan[e["sha256"]] = e
+        self.transfer_labels: list[str] = []  # one entry per download/upload event
+        flagged = False
+        for e in self.downloads + self.uploads:
+            scan = latest_scan.get(_text(e.get("shasum")))
+            self.transfer_labels.append(_vt_label(scan.get("scans")) if scan else "")
+            if scan and int(scan.get("positives") or 0) > 0:
+                flagged = True
+        self.vt_flagged = flagged
+
+
+def ref_sessions(events: list[dict[str, Any]]) -> list[RefSession]:
+    """Every session of the reference events (keyed by sensor and session id)."""
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for e in events:
+        grouped[(e["_sensor"], e["session"])].append(e)
+    return [RefSession(s, sid, evs) for (s, sid), evs in grouped.items()]
+
+
+def _select(
+    sessions: list[RefSession], first: date, last: date, sensor: str | None
+) -> list[RefSession]:
+    return [
+        s for s in sessions if first <= s.day <= last and (sensor is None or s.sensor == sensor)
+    ]
+
+
+def _previous_period(report_type: str, start: date) -> tuple[date, date]:
+    before = start - timedelta(days=1)
+    if report_type == "weekly":
+        return start - timedelta(days=7), before
+    return before.replace(day=1), before  # monthly
+
+
+def _label(report_type: str, start: date) -> tuple[str, str]:
+    if report_type == "daily":
+        return "date_utc", start.isoformat()
+    if report_type == "weekly":
+        year, week, _ = start.isocalendar()
+        return "year_week", f"{year:04d}-W{week:02d}"
+    return "year_month", f"{start.year:04d}-{start.month:02d}"
+
+
+def _unique_ips(sessions: list[RefSession]) -> int:
+    return len({s.src_ip for s in sessions if s.src_ip is not None})
+
+
+def _change(current: int, previous: int) -> float | None:
+    return None if previous == 0 else round2(Fraction(current - previous) * 100, previous)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def expected_report(
+    events: list[dict[str, Any]],
+    report_type: str,
+    period_start: date,
+    period_end: date,
+    sensor: str | None,
+    top_n: int = 10,
+) -> dict[str, Any]:
+    """The whole document (minus ``generated_at``) for one period and sensor (None: all)."""
+    all_sessions = ref_sessions(events)
+    window = _select(all_sessions, period_start, period_end, sensor)
+    n = len(window)
+    logins = [e for s in window for e in s.logins]
+    commands = [e for s in window for e in s.commands]
+    downloads = [e for s in window for e in s.downloads]
+    uploads = [e for s in window for e in s.uploads]
+    command_counts = [len(s.commands) for s in window]
+
+    label_field, label = _label(report_type, period_start)
+    doc: dict[str, Any] = {
+        "@timestamp": datetime.combine(period_start, datetime.min.time(), UTC).isoformat(),
+        "schema_version": 1,
+        "report_type": report_type,
+        "sensor": "aggregate" if sensor is None else sensor,
+        "date_range": {"start": period_start.isoformat(), "end": period_end.isoformat()},
+        label_field: label,
+    }
+    usernames = Counter(_text(e.get("username")) for e in logins)
+    passwords = Counter(_text(e.get("password")) for e in logins)
+    combos = Counter(_text(e.get("username")) + ":" + _text(e.get("password")) for e in logins)
+    protocols = Counter(s.protocol for s in window if s.protocol)
+    doc["sessions"] = {
+        "total": n,
+        "unique_ips": _unique_ips(window),
+        "unique_usernames": len(usernames),
+        "unique_passwords": len(passwords),
+        "login_attempts": len(logins),
+        "login_successes": sum(e["eventid"] == "cowrie.login.success" for e in logins),
+        "avg_commands": round2(sum(command_counts), n),
+        "max_commands": max(command_counts, default=0),
+        "min_commands": min(command_counts, default=0),
+        "avg_duration": round2(Fraction(sum(s.duration_us for s in window), 1_000_000), n),
+        "protocols": dict(sorted(protocols.items())),
+        "top_usernames": _top(usernames, top_n),
+        "top_passwords": _top(passwords, top_n),
+        "top_combinations": _top(combos, top_n),
+        "top_source_ips": _top(Counter(s.src_ip for s in window if s.src_ip), top_n),
+        "vt_flagged": sum(s.vt_flagged for s in window),
+        "dshield_flagged": 0,
+    }
+    inputs = Counter(_text(e.get("input")) for e in commands if e.get("input") is not None)
+    doc["commands"] = {
+        "total": len(commands),
+        "unique": len(inputs),
+        "top_commands": _top(inputs, top_n),
+    }
+    hashes = Counter(_text(e.get("shasum")) for e in downloads + uploads)
+    hashes.pop("", None)
+    urls = Counter(_text(e.get("url")) for e in downloads)
+    urls.pop("", None)
+    labels = Counter(label for s in window for label in s.transfer_labels if label)
+    doc["files"] = {
+        "downloads_total": len(downloads),
+        "uploads_total": len(uploads),
+        "unique_hashes": len(hashes),
+        "top_hashes": _top(hashes, top_n),
+        "top_urls": _top(urls, top_n),
+        "unique_vt_classifications": len(labels),
+        "vt_classifications_top": _top(labels, top_n),
+        "recent_vt_submissions": 0,
+    }
+    doc["enrichments"] = {
+        "urlhaus_tags_top": [],
+        "asn_top": [],
+        "country_top": [],
+        "spur_infrastructure_top": [],
+        "spur_tunnels": {"total": 0, "anonymous": 0},
+    }
+    doc["abnormalities"] = {"uncommon_command_sessions": [], "recent_vt_submission_sessions": []}
+
+    def day_entry(day: date) -> dict[str, Any]:
+        of_day = _select(all_sessions, day, day, sensor)
+        return {
+            "date": day.isoformat(),
+            "sessions": len(of_day),
+            "unique_ips": _unique_ips(of_day),
+            "commands": sum(len(s.commands) for s in of_day),
+            "downloads": sum(len(s.downloads) for s in of_day),
+        }
+
+    days = [period_start + timedelta(days=i) for i in range((period_end - period_start).days + 1)]
+    alerts: list[dict[str, Any]] = []
+    # ip_spike: against the average over those of the previous 7 days that had sessions.
+    baseline = [
+        day_entry(period_start - timedelta(days=i))
+        for i in range(7, 0, -1)
+        if _select(
+            all_sessions, period_start - timedelta(days=i), period_start - timedelta(days=i), sensor
+        )
+    ]
+    if baseline:
+        average = round2(sum(d["unique_ips"] for d in baseline), len(baseline))
+        if report_type == "daily":
+            current: float = doc["sessions"]["unique_ips"]
+        else:  # a week or month compares its average unique IPs per day
+            current = round2(sum(day_entry(d)["unique_ips"] for d in days), len(days))
+        if current > IP_SPIKE_FACTOR * average:
+            shown = str(current) if report_type == "daily" else _fmt(current)
+            alerts.append(
+                {
+                    "type": "ip_spike",
+                    "severity": "medium",
+                    "message": f"Unique IPs ({shown}) above 1.5x the 7-day average "
+                    f"({_fmt(average)})",
+                    "current": current,
+                    "average": average,
+                }
+            )
+    earlier = _select(
+        all_sessions, period_start - timedelta(days=30), period_start - timedelta(days=1), sensor
+    )
+    seen = {label for s in earlier for label in s.transfer_labels if label}
+    new = sorted(set(labels) - seen)
+    if new:
+        alerts.append(
+            {
+                "type": "new_vt_classification",
+                "severity": "high",
+                "message": f"New VirusTotal classifications: {', '.join(new)}",
+                "classifications": new,
+            }
+        )
+    doc["alerts"] = alerts
+
+    if report_type != "daily":
+        doc["days_included"] = len(days)
+        doc["daily"] = [day_entry(d) for d in days]
+        prev_start, prev_end = _previous_period(report_type, period_start)
+        prev = _select(all_sessions, prev_start, prev_end, sensor)
+        downloads_change = _change(len(downloads), sum(len(s.downloads) for s in prev))
+        doc["trends"] = {
+            "sessions_change": _change(n, len(prev)),
+            "unique_ips_change": _change(doc["sessions"]["unique_ips"], _unique_ips(prev)),
+            "downloads_change": downloads_change,
+            "files_change": downloads_change,
+        }
+        doc["daily_average"] = {
+            "sessions": round2(n, len(days)),
+            "commands": round2(len(commands), len(days)),
+            "downloads": round2(len(downloads), len(days)),
+        }
+        doc["alerts_summary"] = dict(Counter(a["type"] for a in alerts))
+    return doc
