@@ -12,17 +12,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import Engine
-from sqlalchemy.exc import ProgrammingError
 
-from cowrieprocessor.cli import common
 from cowrieprocessor.cli.main import cli
-from cowrieprocessor.db.engine import create_engine_for_url, create_session_maker
+from cowrieprocessor.db.engine import create_engine_for_url
 from cowrieprocessor.db.migrate import upgrade
 from cowrieprocessor.ingest.loader import Loader
 from cowrieprocessor.ingest.reader import discover
-from cowrieprocessor.reporting.builders import builder_for
-from cowrieprocessor.reporting.periods import parse_period
 from cowrieprocessor.rollups.refresh import refresh_dirty
 from cowrieprocessor.testing.es_server import FakeElasticsearch
 from cowrieprocessor.testing.generator import SampleConfig, write_sample_logs
@@ -64,43 +59,14 @@ def _load(url: str, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def cli_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Engine]]:
-    """Engines the commands create (``show`` keeps its own open), disposed after the test.
-
-    Request it after ``db_url`` so that it is torn down before the database is dropped.
-    """
-    created: list[Engine] = []
-
-    def create(url: str) -> Engine:
-        created.append(create_engine_for_url(url))
-        return created[-1]
-
-    monkeypatch.setattr(common, "create_engine_for_url", create)
-    yield created
-    for eng in created:
-        eng.dispose()
-
-
-@pytest.fixture
-def loaded(
-    db_url: str, engine: Engine, cli_engines: list[Engine], dialect: str, tmp_path: Path
-) -> str:
+def loaded(db_url: str, tmp_path: Path) -> str:
     """A database (both dialects) holding three days of two sensors."""
     _load(db_url, tmp_path)
-    if dialect == "postgresql":
-        # Known builder bug, fixed on the reports branch: ORDER BY a || ':' || b COLLATE "C"
-        # is not the GROUP BY expression (GroupingError). Runs for real once that lands.
-        try:
-            builder_for("daily")(create_session_maker(engine)).build(parse_period("daily", DAYS[0]))
-        except ProgrammingError as exc:
-            if "GroupingError" not in str(exc):
-                raise
-            pytest.xfail("reporting DAL GroupingError on PostgreSQL (fix pending on reports)")
     return db_url
 
 
 @pytest.fixture
-def sqlite_loaded(tmp_path: Path, cli_engines: list[Engine]) -> str:
+def sqlite_loaded(tmp_path: Path) -> str:
     """The same data in SQLite only, for tests about the ES side."""
     url = f"sqlite:///{tmp_path / 'publish.sqlite'}"
     engine = create_engine_for_url(url)

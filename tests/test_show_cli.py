@@ -13,7 +13,6 @@ import tracemalloc
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
 from click.testing import CliRunner, Result
@@ -23,7 +22,6 @@ from report_reference import expected_report
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from cowrieprocessor.cli.common import AppContext
 from cowrieprocessor.cli.main import cli
 from cowrieprocessor.db.engine import create_engine_for_url, create_session_maker
 from cowrieprocessor.db.models import CommandStat, FileTransfer, SessionSummary
@@ -36,26 +34,13 @@ WEEK = "2024-W09"
 
 
 def run(db_url: str, tmp_path: Path, *args: str, width: int = 100) -> Result:
-    """Invoke ``cowrie-report``; the engines it opened are disposed afterwards."""
-    engines: list[Engine] = []
-    original = AppContext.engine
-
-    def engine(self: AppContext, *, migrate: bool = True) -> Engine:
-        eng = original(self, migrate=migrate)
-        engines.append(eng)
-        return eng
-
-    try:
-        with mock.patch.object(AppContext, "engine", engine):
-            return CliRunner().invoke(
-                cli,
-                ["--db", db_url, "--status-dir", str(tmp_path / "status"), *args],
-                env={"COLUMNS": str(width), "TERM": "dumb", "NO_COLOR": None, "FORCE_COLOR": None},
-                catch_exceptions=False,
-            )
-    finally:
-        for eng in engines:
-            eng.dispose()
+    """Invoke ``cowrie-report`` (it disposes the engines it opened when the command ends)."""
+    return CliRunner().invoke(
+        cli,
+        ["--db", db_url, "--status-dir", str(tmp_path / "status"), *args],
+        env={"COLUMNS": str(width), "TERM": "dumb", "NO_COLOR": None, "FORCE_COLOR": None},
+        catch_exceptions=False,
+    )
 
 
 def builder_doc(db_url: str, period: str, report_type: str, sensor: str | None, top_n: int = 10):

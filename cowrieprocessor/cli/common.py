@@ -29,6 +29,12 @@ class AppContext:
     status_dir: Path | None
     _engine: Engine | None = field(default=None, repr=False)
 
+    def close(self) -> None:
+        """Release the engine's connections (called when the command ends)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     def status(self, phase: str) -> StatusEmitter:
         """Status file writer for a phase, in ``--status-dir`` or the default status dir."""
         return StatusEmitter(phase, self.status_dir or default_status_dir())

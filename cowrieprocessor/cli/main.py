@@ -64,6 +64,7 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, db_url: str | None, status_dir: Path | None) -> None:
     """Ingest Cowrie honeypot logs and report on them, from SQLite or PostgreSQL."""
     ctx.obj = AppContext(db_url=db_url, status_dir=status_dir)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def main() -> None:

@@ -300,7 +300,6 @@ def command(
         max_total_seconds=retry_budget,
     )
     engine = fresh_engine(app)
-    click.get_current_context().call_on_close(engine.dispose)
     sensors = resolve_sensors(engine, sensor, all_sensors)
     builder = builder_for(report_type)(create_session_maker(engine), top_n=top_n)
     console = stderr_console()
