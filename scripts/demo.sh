@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Set up .venv, generate a week of realistic Cowrie logs for two sensors, ingest them into an
-# embedded SQLite database, and show what the honeypots saw. Safe to run again: the second
-# ingest reads nothing new.
+# Set up .venv, generate two weeks of realistic Cowrie logs for two sensors (ending
+# yesterday), ingest them into an embedded SQLite database, and show last week's report.
+# Safe to run again: the second ingest reads nothing new.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-venv.sh
@@ -10,7 +10,8 @@ export COWRIE_STATUS_DIR="$PWD/demo-data/status"
 cli=.venv/bin/cowrie-report
 mkdir -p demo-data
 if [ ! -d demo-data/logs ]; then
-  "$cli" sample-logs demo-data/logs --days 7 --sessions-per-day 300
+  start=$(.venv/bin/python -c 'import datetime as d; print(d.datetime.now(d.UTC).date() - d.timedelta(days=14))')
+  "$cli" sample-logs demo-data/logs --days 14 --start "$start" --sessions-per-day 300
 fi
 "$cli" ingest demo-data/logs
-"$cli" monitor --once
+"$cli" show weekly

@@ -1,0 +1,124 @@
+"""Report benchmark: `show weekly/monthly --format json` end to end on a busy history, next to
+the same documents computed straight from the base tables (through the live views).
+
+Usage: python scripts/bench_reports.py [--days 60] [--per-day 100000] [--runs 5]
+
+The history (one sensor, ``--per-day`` sessions a day, written straight into the base
+tables as in scripts/bench_refresh.py) is built once and cached in bench-data/; its rollups
+are rebuilt once. Then, in the same run: the CLI end to end (process start included, median
+of ``--runs``), the builder in process from the rollups, and the builder in process from the
+live views over the base tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from bench_refresh import START, _analyze, add_day
+
+from cowrieprocessor.db.engine import create_engine_for_url, create_session_maker
+from cowrieprocessor.db.migrate import upgrade
+from cowrieprocessor.reporting.builders import builder_for
+from cowrieprocessor.reporting.dal import LIVE_VIEWS
+from cowrieprocessor.reporting.periods import Period
+from cowrieprocessor.rollups.refresh import rebuild_all
+
+DATA = Path(__file__).resolve().parent.parent / "bench-data"
+
+
+def history(days: int, per_day: int) -> str:
+    """URL of a cached SQLite database holding ``days`` days of ``per_day`` sessions."""
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"reports-{days}x{per_day}.sqlite"
+    url = f"sqlite:///{path}"
+    if path.exists():
+        return url
+    partial = path.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    engine = create_engine_for_url(f"sqlite:///{partial}")
+    upgrade(engine)
+    started = time.perf_counter()
+    for i in range(days):
+        add_day(engine, i, per_day)
+        print(f"  day {i + 1}/{days} written ({time.perf_counter() - started:.0f} s)", flush=True)
+    _analyze(engine)
+    t = time.perf_counter()
+    rebuild_all(engine)
+    print(
+        f"history built in {started and time.perf_counter() - started:.0f} s "
+        f"(rollup rebuild {time.perf_counter() - t:.0f} s)"
+    )
+    engine.dispose()
+    partial.rename(path)
+    return url
+
+
+def cli_seconds(url: str, report_type: str, label: str, runs: int) -> float:
+    """Median wall time of `cowrie-report show ... --format json`, process start included."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "cowrieprocessor.cli.main",
+        "--db",
+        url,
+        "show",
+        report_type,
+        label,
+        "--format",
+        "json",
+    ]
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def build_seconds(url: str, period: Period, **kwargs: object) -> tuple[float, dict]:
+    """Wall time of building one aggregate document in process."""
+    engine = create_engine_for_url(url)
+    builder = builder_for(period.report_type)(create_session_maker(engine), **kwargs)
+    t = time.perf_counter()
+    doc = builder.build(period)
+    seconds = time.perf_counter() - t
+    engine.dispose()
+    return seconds, doc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--per-day", type=int, default=100_000, help="sessions per day")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    url = history(args.days, args.per_day)
+    last = START + timedelta(days=args.days - 1)
+    week = Period.containing("weekly", last - timedelta(days=7))
+    month = Period.containing("monthly", last.replace(day=1) - timedelta(days=1))
+    print(
+        f"{args.days} days x {args.per_day:,} sessions/day; week {week.label}, month {month.label}"
+    )
+    for period in (week, month):
+        cli = cli_seconds(url, period.report_type, period.label, args.runs)
+        rollups, doc = build_seconds(url, period)
+        live, live_doc = build_seconds(url, period, tables=LIVE_VIEWS)
+        same = {k: v for k, v in doc.items() if k != "generated_at"} == {
+            k: v for k, v in live_doc.items() if k != "generated_at"
+        }
+        print(
+            f"{period.report_type:<8} show --format json end to end: {cli:6.3f} s (median of "
+            f"{args.runs}); build from rollups {rollups:6.3f} s; from base tables "
+            f"{live:8.2f} s -> {live / rollups:,.0f}x faster in process, "
+            f"{live / cli:,.0f}x end to end; documents equal: {same}"
+        )
+
+
+if __name__ == "__main__":
+    main()
