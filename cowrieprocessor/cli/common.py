@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -59,6 +60,18 @@ pass_app = click.make_pass_decorator(AppContext)
 def stderr_console() -> Console:
     """Console for progress and messages; stdout stays for data."""
     return Console(stderr=True, highlight=False)
+
+
+def progress_bar(console: Console, *columns: ProgressColumn) -> Progress:
+    """A transient progress bar on ``console`` (stderr), shown only on a terminal."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        *columns,
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
 
 
 def user_errors(func: F) -> F:

@@ -7,16 +7,19 @@ import orjson
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
-    BarColumn,
     DownloadColumn,
-    Progress,
-    TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
 from rich.table import Table
 
-from cowrieprocessor.cli.common import AppContext, pass_app, stderr_console, user_errors
+from cowrieprocessor.cli.common import (
+    AppContext,
+    pass_app,
+    progress_bar,
+    stderr_console,
+    user_errors,
+)
 from cowrieprocessor.cli.refresh import refresh_line, run_refresh
 from cowrieprocessor.ingest.loader import DEFAULT_BATCH_SIZE, IngestStats, Loader
 from cowrieprocessor.ingest.reader import discover
@@ -107,15 +110,8 @@ def command(
     console = stderr_console()
     with (
         app.status("ingest") as status,
-        Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
+        progress_bar(
+            console, DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()
         ) as progress,
     ):
         task = progress.add_task("ingest", total=None)

@@ -24,15 +24,21 @@ import click
 import orjson
 from elasticsearch import Elasticsearch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from cowrieprocessor.cli.common import AppContext, pass_app, stderr_console, user_errors
+from cowrieprocessor.cli.common import (
+    AppContext,
+    pass_app,
+    progress_bar,
+    stderr_console,
+    user_errors,
+)
 from cowrieprocessor.cli.es_options import ESOptions, es_options
-from cowrieprocessor.cli.show import fresh_engine, resolve_sensors, sensor_options
+from cowrieprocessor.cli.show import fresh_engine, resolve_sensors, sensor_options, top_n_option
 from cowrieprocessor.db.engine import create_session_maker
-from cowrieprocessor.reporting.builders import DEFAULT_TOP_N, builder_for
+from cowrieprocessor.reporting.builders import builder_for
 from cowrieprocessor.reporting.es_publisher import (
     DocumentOutcome,
     ESPublishError,
@@ -211,13 +217,7 @@ def _client(settings: ESSettings) -> tuple[Elasticsearch, _Scrubber]:
     help="Backfill: last day (UTC), inclusive [default: end of the last complete period].",
 )
 @sensor_options
-@click.option(
-    "--top-n",
-    default=DEFAULT_TOP_N,
-    show_default=True,
-    type=click.IntRange(1, 1000),
-    help="Length of every top list.",
-)
+@top_n_option
 @click.option(
     "--dry-run",
     is_flag=True,
@@ -311,15 +311,8 @@ def command(
     with (
         status,
         ExitStack() as stack,
-        Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
+        progress_bar(
+            console, MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn()
         ) as progress,
     ):
         task = progress.add_task(f"publish {report_type}", total=run.total, info="")

@@ -8,11 +8,17 @@ import click
 import orjson
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import MofNCompleteColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
-from cowrieprocessor.cli.common import AppContext, pass_app, stderr_console, user_errors
+from cowrieprocessor.cli.common import (
+    AppContext,
+    pass_app,
+    progress_bar,
+    stderr_console,
+    user_errors,
+)
 from cowrieprocessor.rollups.refresh import (
     Difference,
     RefreshStats,
@@ -30,15 +36,7 @@ def run_refresh(
     progress in the ``refresh`` status file."""
     with (
         status,
-        Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
-        ) as progress,
+        progress_bar(console, MofNCompleteColumn(), TimeElapsedColumn()) as progress,
     ):
         task = progress.add_task("rebuild" if full else "refresh", total=None)
 

@@ -75,17 +75,25 @@ def sensor_options(func: Any) -> Any:
     )(func)
 
 
-@click.command("show")
-@click.argument("report_type", type=click.Choice(REPORT_TYPES))
-@click.argument("period", required=False, metavar="[PERIOD]")
-@sensor_options
-@click.option(
+top_n_option = click.option(
     "--top-n",
     default=DEFAULT_TOP_N,
     show_default=True,
     type=click.IntRange(1, 1000),
     help="Length of every top list.",
 )
+output_file_option = click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of stdout.",
+)
+
+
+@click.command("show")
+@click.argument("report_type", type=click.Choice(REPORT_TYPES))
+@click.argument("period", required=False, metavar="[PERIOD]")
+@sensor_options
+@top_n_option
 @click.option(
     "--format",
     "fmt",
@@ -93,11 +101,7 @@ def sensor_options(func: Any) -> Any:
     default="table",
     show_default=True,
 )
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file instead of stdout.",
-)
+@output_file_option
 @pass_app
 @user_errors
 def show(
@@ -161,11 +165,7 @@ def show(
     type=click.IntRange(1, 100_000),
     help="Rows fetched per query.",
 )
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file instead of stdout.",
-)
+@output_file_option
 @pass_app
 @user_errors
 def export(
