@@ -299,3 +299,19 @@ def test_crash_mid_run_resumes_without_loss_or_duplicates(
     ingest(clean, tmp_path / "copy.json")
     assert snapshot(clean) == resumed
     clean.dispose()
+
+
+def test_same_sensorless_event_under_two_sensor_names_is_stored_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    events = clean_events(SMALL)[:40]
+    for event in events:
+        event.pop("sensor", None)
+    write_lines(tmp_path / "a.json", events)
+    write_lines(tmp_path / "b.json", events)
+    first = ingest(engine, tmp_path / "a.json", default_sensor="edge-a")
+    before = snapshot(engine)
+    second = ingest(engine, tmp_path / "b.json", default_sensor="edge-b")
+    assert first.events_new == 40
+    assert second.events_new == 0 and second.events_duplicate == 40
+    assert snapshot(engine) == before  # no session appears under edge-b

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cowrieprocessor.db.bulk import insert_rows
 from cowrieprocessor.db.models import DeadLetter, IngestSource
 from cowrieprocessor.ingest import summaries
 from cowrieprocessor.ingest.batches import Batch, read_batches
@@ -230,15 +231,19 @@ class Loader:
         rows = [item for h, item in unique.items() if h not in stored]
         if not rows:
             return []
-        insert_events = (
-            _insert_events_postgres if conn.dialect.name == "postgresql" else _insert_events_sqlite
-        )
-        insert_events(conn, source, rows, now)
-        touched = {(e.sensor, e.session_id) for e, _ in rows}
+        if _insert_events(conn, source, rows, now) < len(rows):
+            # Stored already under another session key (an event without sensor loaded
+            # earlier with another --sensor): keep only what this batch really added.
+            ours = summaries.known_hashes(conn, [e for e, _ in rows], inserted_at=now)
+            rows = [item for item in rows if item[0].event_hash in ours]
+        new_by_session: dict[tuple[str, str], list[Event]] = {}
+        for e, _ in rows:
+            new_by_session.setdefault((e.sensor, e.session_id), []).append(e)
+        touched = set(new_by_session)
         facts = {}
         for key in touched - known.keys():  # brand-new sessions: the batch holds all events
             session = facts[key] = SessionFacts(*key)
-            for e in by_session[key]:
+            for e in new_by_session[key]:
                 session.add(e.event_type, e.timestamp, e.event_hash, e.src_ip, e.payload)
         continuing = touched & known.keys()
         if continuing:
@@ -273,14 +278,28 @@ def _dialect_insert(conn: Connection) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
-def _insert_events_sqlite(
+RAW_COLUMNS = (
+    "event_hash",
+    "session_id",
+    "sensor",
+    "event_type",
+    "event_timestamp",
+    "src_ip",
+    "payload",
+    "source",
+    "source_offset",
+    "ingested_at",
+)
+
+
+def _insert_events(
     conn: Connection, source: str, rows: list[tuple[Event, int]], now: datetime
-) -> None:
+) -> int:
     stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
-    conn.exec_driver_sql(
-        "INSERT INTO raw_events (event_hash, session_id, sensor, event_type, event_timestamp,"
-        " src_ip, payload, source, source_offset, ingested_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (event_timestamp, event_hash) DO NOTHING",
+    return insert_rows(
+        conn,
+        "raw_events",
+        RAW_COLUMNS,
         [
             (
                 e.event_hash,
@@ -296,48 +315,8 @@ def _insert_events_sqlite(
             )
             for e, offset in rows
         ],
+        "ON CONFLICT (event_timestamp, event_hash) DO NOTHING",
     )
-
-
-def _insert_events_postgres(
-    conn: Connection, source: str, rows: list[tuple[Event, int]], now: datetime
-) -> None:
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur:
-        cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS staging_events (event_hash text, session_id text,"
-            " sensor text, event_type text, event_timestamp timestamptz, src_ip text,"
-            " payload jsonb, source text, source_offset bigint, ingested_at timestamptz)"
-            " ON COMMIT DELETE ROWS"
-        )
-        with cur.copy(
-            "COPY staging_events (event_hash, session_id, sensor, event_type, event_timestamp,"
-            " src_ip, payload, source, source_offset, ingested_at) FROM STDIN"
-        ) as copy:
-            stamp = now.isoformat()
-            for e, offset in rows:
-                copy.write_row(
-                    (
-                        e.event_hash,
-                        e.session_id,
-                        e.sensor,
-                        e.event_type,
-                        e.timestamp + "+00",
-                        e.src_ip,
-                        e.payload_json,
-                        source,
-                        offset,
-                        stamp,
-                    )
-                )
-        cur.execute(
-            "INSERT INTO raw_events (event_hash, session_id, sensor, event_type, event_timestamp,"
-            " src_ip, payload, source, source_offset, ingested_at)"
-            " SELECT event_hash, session_id, sensor, event_type, event_timestamp, src_ip, payload,"
-            " source, source_offset, ingested_at FROM staging_events"
-            " ON CONFLICT (event_timestamp, event_hash) DO NOTHING"
-        )
 
 
 def _insert_dead_letters(

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Column, Connection, MetaData, String, Table, delete, select, tuple_
 
+from cowrieprocessor.db.bulk import insert_rows
 from cowrieprocessor.db.models import CommandStat, FileTransfer, RawEvent, SessionSummary
 from cowrieprocessor.ingest.parse import Event
 from cowrieprocessor.ingest.sessions import (
@@ -54,7 +55,7 @@ def set_touched(conn: Connection, keys: Iterable[SessionKey]) -> None:
     conn.execute(delete(touched_sessions))
     rows = list(keys)
     if rows:
-        _executemany(conn, "touched_sessions", ("sensor", "session_id"), rows)
+        insert_rows(conn, "touched_sessions", ("sensor", "session_id"), rows)
 
 
 def _is_touched(table: Table) -> Any:
@@ -73,13 +74,21 @@ def known_days(conn: Connection) -> dict[SessionKey, date]:
     return {(sensor, session_id): day for sensor, session_id, day in rows}
 
 
-def known_hashes(conn: Connection, events: list[Event]) -> set[str]:
-    """Hashes of those ``events`` that are stored already (looked up by time and hash)."""
+def known_hashes(
+    conn: Connection, events: list[Event], *, inserted_at: datetime | None = None
+) -> set[str]:
+    """Hashes of those ``events`` that are stored (by the batch of ``inserted_at``, if given).
+
+    Looked up by (timestamp, hash), the leading columns of the unique index.
+    """
     found: set[str] = set()
     key = tuple_(_raw.c.event_timestamp, _raw.c.event_hash)
     for i in range(0, len(events), 400):
         pairs = [(datetime.fromisoformat(e.timestamp), e.event_hash) for e in events[i : i + 400]]
-        found.update(conn.scalars(select(_raw.c.event_hash).where(key.in_(pairs))))
+        query = select(_raw.c.event_hash).where(key.in_(pairs))
+        if inserted_at is not None:
+            query = query.where(_raw.c.ingested_at == inserted_at)
+        found.update(conn.scalars(query))
     return found
 
 
@@ -114,18 +123,7 @@ def load_facts(conn: Connection) -> dict[SessionKey, SessionFacts]:
     return facts
 
 
-def _executemany(
-    conn: Connection, table: str, columns: tuple[str, ...], rows: list[Any], suffix: str = ""
-) -> None:
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)})"
-        f" VALUES ({', '.join([mark] * len(columns))}){suffix}"
-    )
-    conn.exec_driver_sql(sql, rows)
-
-
-_UPSERT = " ON CONFLICT (sensor, session_id) DO UPDATE SET " + ", ".join(
+_UPSERT = "ON CONFLICT (sensor, session_id) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in SUMMARY_COLUMNS if c not in ("sensor", "session_id")
 )
 
@@ -144,9 +142,6 @@ def store(conn: Connection, facts: Iterable[SessionFacts], now: datetime) -> Non
         summary_rows.append(session.summary_row(any((f[8] or 0) > 0 for f in files), stamp))
     conn.execute(delete(_commands).where(_is_touched(_commands)))
     conn.execute(delete(_files).where(_is_touched(_files)))
-    if command_rows:
-        _executemany(conn, "command_stats", COMMAND_COLUMNS, command_rows)
-    if file_rows:
-        _executemany(conn, "files", FILE_COLUMNS, file_rows)
-    if summary_rows:
-        _executemany(conn, "session_summaries", SUMMARY_COLUMNS, summary_rows, _UPSERT)
+    insert_rows(conn, "command_stats", COMMAND_COLUMNS, command_rows)
+    insert_rows(conn, "files", FILE_COLUMNS, file_rows)
+    insert_rows(conn, "session_summaries", SUMMARY_COLUMNS, summary_rows, _UPSERT)
