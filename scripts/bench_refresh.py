@@ -48,7 +48,13 @@ RAW_COLS = (
 )
 
 
-def _day_rows(day_index: int, per_day: int, sensor: str) -> Iterator[tuple[str, tuple]]:
+def _day_rows(
+    day_index: int, per_day: int, sensor: str, skewed: bool = False
+) -> Iterator[tuple[str, tuple]]:
+    """One day's rows. Uniform draws (the default) are the worst case for the rollups;
+    ``skewed`` draws source IPs and credentials the way attacks look: a hot set of scanners
+    and wordlist pairs plus a long tail that changes from day to day (about 25k IPs and 20k
+    username/password pairs a day at 100k sessions, like the sample-log generator)."""
     rng = random.Random(day_index)
     day = START + timedelta(days=day_index)
     midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -59,10 +65,17 @@ def _day_rows(day_index: int, per_day: int, sensor: str) -> Iterator[tuple[str, 
         t1 = t0 + timedelta(seconds=dur)
         fmt = "%Y-%m-%d %H:%M:%S.%f"
         ts0, ts1 = t0.strftime(fmt), t1.strftime(fmt)
-        ip = f"10.{rng.randrange(4)}.{rng.randrange(256)}.{rng.randrange(256)}"
+        if skewed:
+            n_ip = int(60_000 * rng.random() ** 8)
+            n_ip += day_index * 3_000 if n_ip > 5_000 else 0  # the tail moves on daily
+            ip = f"10.{n_ip >> 16 & 255}.{n_ip >> 8 & 255}.{n_ip & 255}"
+            pair = int(50_000 * rng.random() ** 10)
+            user, pw = f"user{pair % 300}", f"pw{pair}"
+        else:
+            ip = f"10.{rng.randrange(4)}.{rng.randrange(256)}.{rng.randrange(256)}"
+            user, pw = f"user{rng.randrange(200)}", f"pw{rng.randrange(2000)}"
         commands = rng.choice((0, 0, 1, 2, 3))
         download = rng.random() < 0.1
-        user, pw = f"user{rng.randrange(200)}", f"pw{rng.randrange(2000)}"
         yield (
             "summary",
             (
@@ -134,10 +147,12 @@ def _pg_value(value: object) -> object:
     return value
 
 
-def add_day(engine: Engine, day_index: int, per_day: int, sensor: str = "busy") -> None:
+def add_day(
+    engine: Engine, day_index: int, per_day: int, sensor: str = "busy", skewed: bool = False
+) -> None:
     """Write one day of sessions and mark its bucket dirty, in one transaction."""
     buckets: dict[str, list[tuple]] = {k: [] for k in TABLES}
-    for kind, row in _day_rows(day_index, per_day, sensor):
+    for kind, row in _day_rows(day_index, per_day, sensor, skewed):
         buckets[kind].append(row)
     day = (START + timedelta(days=day_index)).isoformat()
     with engine.begin() as conn:

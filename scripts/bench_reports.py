@@ -3,8 +3,9 @@ the same documents computed straight from the base tables (through the live view
 
 Usage: python scripts/bench_reports.py [--days 60] [--per-day 100000] [--runs 5]
 
-The history (one sensor, ``--per-day`` sessions a day, written straight into the base
-tables as in scripts/bench_refresh.py) is built once and cached in bench-data/; its rollups
+The history (one sensor, ``--per-day`` sessions a day with attack-like skew: see
+``_day_rows(skewed=True)`` in scripts/bench_refresh.py; written straight into the base
+tables) is built once and cached in bench-data/; its rollups
 are rebuilt once. Then, in the same run: the CLI end to end (process start included, median
 of ``--runs``), the builder in process from the rollups, and the builder in process from the
 live views over the base tables.
@@ -35,7 +36,7 @@ DATA = Path(__file__).resolve().parent.parent / "bench-data"
 def history(days: int, per_day: int) -> str:
     """URL of a cached SQLite database holding ``days`` days of ``per_day`` sessions."""
     DATA.mkdir(exist_ok=True)
-    path = DATA / f"reports-{days}x{per_day}.sqlite"
+    path = DATA / f"reports-{days}x{per_day}-skewed.sqlite"
     url = f"sqlite:///{path}"
     if path.exists():
         return url
@@ -45,7 +46,7 @@ def history(days: int, per_day: int) -> str:
     upgrade(engine)
     started = time.perf_counter()
     for i in range(days):
-        add_day(engine, i, per_day)
+        add_day(engine, i, per_day, skewed=True)
         print(f"  day {i + 1}/{days} written ({time.perf_counter() - started:.0f} s)", flush=True)
     _analyze(engine)
     t = time.perf_counter()

@@ -115,11 +115,18 @@ class ReportBuilder:
         n = totals["sessions"]
         c, ip = dal.tables.credentials, dal.tables.src_ips
         combination = c.c.username + literal(":") + c.c.password
+        usernames, unique_usernames = dal.top(c.c.username, c.c.attempts, window, self.top_n)
+        passwords, unique_passwords = dal.top(c.c.password, c.c.attempts, window, self.top_n)
+        combinations, _ = dal.top(combination, c.c.attempts, window, self.top_n)
+        # Sessions without a source IP are stored under '' and add no IP.
+        source_ips, unique_ips = dal.top(
+            ip.c.src_ip, ip.c.sessions, window, self.top_n, ip.c.src_ip != ""
+        )
         return {
             "total": n,
-            "unique_ips": dal.unique_ips(window),
-            "unique_usernames": dal.distinct_count(c.c.username, window),
-            "unique_passwords": dal.distinct_count(c.c.password, window),
+            "unique_ips": unique_ips,
+            "unique_usernames": unique_usernames,
+            "unique_passwords": unique_passwords,
             "login_attempts": totals["login_attempts"],
             "login_successes": totals["login_successes"],
             "avg_commands": _avg(totals["commands_sum"], n),
@@ -127,12 +134,10 @@ class ReportBuilder:
             "min_commands": totals["commands_min"],
             "avg_duration": _avg(totals["duration_us_sum"], n * 1_000_000),
             "protocols": dal.protocols(window),
-            "top_usernames": dal.top(c.c.username, c.c.attempts, window, self.top_n),
-            "top_passwords": dal.top(c.c.password, c.c.attempts, window, self.top_n),
-            "top_combinations": dal.top(combination, c.c.attempts, window, self.top_n),
-            "top_source_ips": dal.top(
-                ip.c.src_ip, ip.c.sessions, window, self.top_n, ip.c.src_ip != ""
-            ),
+            "top_usernames": usernames,
+            "top_passwords": passwords,
+            "top_combinations": combinations,
+            "top_source_ips": source_ips,
             "vt_flagged": totals["vt_flagged_sessions"],
             "dshield_flagged": totals["dshield_flagged_sessions"],
         }
@@ -141,32 +146,28 @@ class ReportBuilder:
         self, dal: ReportingDAL, window: Window, totals: dict[str, int]
     ) -> dict[str, Any]:
         t = dal.tables.commands
-        return {
-            "total": totals["commands_sum"],
-            "unique": dal.distinct_count(t.c.command, window),
-            "top_commands": dal.top(t.c.command, t.c.occurrences, window, self.top_n),
-        }
+        commands, unique = dal.top(t.c.command, t.c.occurrences, window, self.top_n)
+        return {"total": totals["commands_sum"], "unique": unique, "top_commands": commands}
 
     def _files(self, dal: ReportingDAL, window: Window, totals: dict[str, int]) -> dict[str, Any]:
         f = dal.tables.files
-        has_hash, has_label = f.c.shasum != "", f.c.vt_label != ""
+        hashes, unique_hashes = dal.top(
+            f.c.shasum, f.c.transfers, window, self.top_n, f.c.shasum != ""
+        )
+        urls, _ = dal.top(
+            f.c.url, f.c.transfers, window, self.top_n, f.c.direction == "download", f.c.url != ""
+        )
+        labels, unique_labels = dal.top(
+            f.c.vt_label, f.c.transfers, window, self.top_n, f.c.vt_label != ""
+        )
         return {
             "downloads_total": totals["downloads"],
             "uploads_total": totals["uploads"],
-            "unique_hashes": dal.distinct_count(f.c.shasum, window, has_hash),
-            "top_hashes": dal.top(f.c.shasum, f.c.transfers, window, self.top_n, has_hash),
-            "top_urls": dal.top(
-                f.c.url,
-                f.c.transfers,
-                window,
-                self.top_n,
-                f.c.direction == "download",
-                f.c.url != "",
-            ),
-            "unique_vt_classifications": dal.distinct_count(f.c.vt_label, window, has_label),
-            "vt_classifications_top": dal.top(
-                f.c.vt_label, f.c.transfers, window, self.top_n, has_label
-            ),
+            "unique_hashes": unique_hashes,
+            "top_hashes": hashes,
+            "top_urls": urls,
+            "unique_vt_classifications": unique_labels,
+            "vt_classifications_top": labels,
             # Needs VirusTotal submission dates, which Cowrie's scanfile events do not carry.
             "recent_vt_submissions": 0,
         }

@@ -140,19 +140,21 @@ class ReportingDAL:
         window: Window,
         limit: int,
         *where: ColumnElement[bool],
-        table: Table | None = None,
-    ) -> list[dict[str, Any]]:
-        """``[{"value", "count"}]``: SUM(count) per value, count descending, value ascending."""
-        table = table if table is not None else count.table  # type: ignore[attr-defined]
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The top list ``[{"value", "count"}]`` (SUM(count) per value, count descending,
+        value ascending) and the number of distinct values, from one grouping pass."""
+        table = count.table  # type: ignore[attr-defined]
         total = func.sum(count)
         query = (
-            select(value.label("value"), total.label("count"))
+            select(value.label("value"), total.label("count"), func.count().over())
             .where(*self._in_window(table, window), *where)
             .group_by(value)
             .order_by(total.desc(), self._by_value(value))
             .limit(limit)
         )
-        return [{"value": v, "count": int(c)} for v, c in self.session.execute(query)]
+        rows = self.session.execute(query).all()
+        entries = [{"value": v, "count": int(c)} for v, c, _ in rows]
+        return entries, int(rows[0][2]) if rows else 0
 
     def protocols(self, window: Window) -> dict[str, int]:
         """``{protocol: sessions}``; sessions of unknown protocol are left out."""
@@ -186,8 +188,12 @@ class ReportingDAL:
                 "commands": int(commands),
                 "downloads": int(downloads),
             }
+        # Rows are unique per (day, sensor, src_ip): for one sensor a plain count is exact.
+        per_day_ips = (
+            func.count() if window.sensor is not None else func.count(distinct(ips.c.src_ip))
+        )
         unique = (
-            select(ips.c.day, func.count(distinct(ips.c.src_ip)))
+            select(ips.c.day, per_day_ips)
             .where(*self._in_window(ips, window), ips.c.src_ip != "")
             .group_by(ips.c.day)
         )
