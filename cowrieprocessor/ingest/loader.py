@@ -96,7 +96,7 @@ class Loader:
         self.full = full
         self.on_progress = on_progress
         self.stats = IngestStats()
-        self._touched_total: set[tuple[str, str]] = set()
+        self._started_at = datetime.now(UTC)
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -131,6 +131,7 @@ class Loader:
     def ingest(self, paths: Sequence[Path]) -> IngestStats:
         """Read every path (already expanded) and return the run's statistics."""
         started = time.perf_counter()
+        self._started_at = datetime.now(UTC)
         with _young_gc_only(), self.engine.connect() as conn:
             conn.execution_options(sqlite_begin="IMMEDIATE")
             plans = []
@@ -154,7 +155,6 @@ class Loader:
                 self.stats.seconds = time.perf_counter() - started
                 self._progress()
         self.stats.current_file = None
-        self.stats.sessions_touched = len(self._touched_total)
         self.stats.seconds = time.perf_counter() - started
         return self.stats
 
@@ -224,7 +224,7 @@ class Loader:
         for event, _ in unique.values():
             by_session.setdefault((event.sensor, event.session_id), []).append(event)
         summaries.set_touched(conn, by_session)
-        known = summaries.known_days(conn)
+        known = summaries.known_sessions(conn)
         # Only events of sessions the database knows can be duplicates of stored ones.
         maybe_stored = [e for e, _ in unique.values() if (e.sensor, e.session_id) in known]
         stored = summaries.known_hashes(conn, maybe_stored) if maybe_stored else set()
@@ -253,7 +253,11 @@ class Loader:
         mark_touched_buckets(conn)  # the days the known sessions belonged to so far
         summaries.store(conn, facts.values(), now)
         mark_touched_buckets(conn)  # the days they belong to now
-        self._touched_total.update(touched)
+        # Count each session once per run, without remembering them all: new ones are new
+        # once; known ones count when this run had not written them yet.
+        self.stats.sessions_touched += len(touched - known.keys()) + sum(
+            1 for key in touched & known.keys() if known[key] < self._started_at
+        )
         return [e for e, _ in rows]
 
 

@@ -8,7 +8,7 @@ and replaces their derived rows with what :class:`SessionFacts` computes.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -64,14 +64,14 @@ def _is_touched(table: Table) -> Any:
     )
 
 
-def known_days(conn: Connection) -> dict[SessionKey, date]:
-    """Touched sessions that already have a summary, with the day they belong to."""
+def known_sessions(conn: Connection) -> dict[SessionKey, datetime]:
+    """Touched sessions that already have a summary, with when it was last written."""
     rows = conn.execute(
-        select(_summaries.c.sensor, _summaries.c.session_id, _summaries.c.first_day).where(
+        select(_summaries.c.sensor, _summaries.c.session_id, _summaries.c.updated_at).where(
             _is_touched(_summaries)
         )
     )
-    return {(sensor, session_id): day for sensor, session_id, day in rows}
+    return {(sensor, session_id): updated for sensor, session_id, updated in rows}
 
 
 def known_hashes(
