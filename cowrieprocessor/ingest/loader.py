@@ -201,6 +201,12 @@ class Loader:
             if conn.dialect.name == "postgresql":
                 # One writer at a time: a batch must see every other batch's sessions whole.
                 conn.execute(select(func.pg_advisory_xact_lock(_INGEST_LOCK)))
+                # Every query of a batch joins its few touched sessions to big indexed
+                # tables. Mid-load statistics are stale (the tables grew since the last
+                # ANALYZE), which steers the planner to hash joins over full scans: rule
+                # those out for this transaction so the cost follows the batch, not history.
+                for setting in ("enable_hashjoin", "enable_mergejoin", "enable_seqscan"):
+                    conn.exec_driver_sql(f"SET LOCAL {setting} = off")
             new = self._store_events(conn, plan.key, unique, now)
             self.stats.events_new += len(new)
             self.stats.events_duplicate += len(events) - len(new)
