@@ -228,15 +228,6 @@ class ReportingDAL:
         query = select(s.c.session_id).where(s.c.sensor == sensor).limit(1)
         return self.session.execute(query).first() is not None
 
-    def day_range(self) -> tuple[date, date] | None:
-        """First and last day with sessions, or None for an empty database."""
-        first, last = self.session.execute(
-            select(func.min(self.tables.sessions.c.day), func.max(self.tables.sessions.c.day))
-        ).one()
-        return None if first is None else (_as_date(first), _as_date(last))
-
-    # -- streaming exports ----------------------------------------------------------------
-
     def iter_sessions(
         self, window: Window, batch_size: int = DEFAULT_BATCH
     ) -> Iterator[list[dict[str, Any]]]:
