@@ -32,9 +32,11 @@ from cowrieprocessor.db.models import (
     daily_commands,
     daily_credentials,
     daily_files,
+    daily_passwords,
     daily_protocols,
     daily_sessions,
     daily_src_ips,
+    daily_usernames,
 )
 
 DEFAULT_BATCH = 1_000
@@ -49,10 +51,19 @@ class RollupTables(NamedTuple):
     credentials: Table
     src_ips: Table
     protocols: Table
+    usernames: Table
+    passwords: Table
 
 
 ROLLUP_TABLES = RollupTables(
-    daily_sessions, daily_commands, daily_files, daily_credentials, daily_src_ips, daily_protocols
+    daily_sessions,
+    daily_commands,
+    daily_files,
+    daily_credentials,
+    daily_src_ips,
+    daily_protocols,
+    daily_usernames,
+    daily_passwords,
 )
 
 
