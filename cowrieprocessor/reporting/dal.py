@@ -201,7 +201,7 @@ class ReportingDAL:
             }
         # Rows are unique per (day, sensor, src_ip): for one sensor a plain count is exact.
         per_day_ips = (
-            func.count() if window.sensor is not None else func.count(distinct(ips.c.src_ip))
+            func.count() if self._one_sensor(window) else func.count(distinct(ips.c.src_ip))
         )
         unique = (
             select(ips.c.day, per_day_ips)
@@ -218,6 +218,15 @@ class ReportingDAL:
         """Distinct source IPs of the window's sessions (sessions without one add none)."""
         ips = self.tables.src_ips
         return self.distinct_count(ips.c.src_ip, window, ips.c.src_ip != "")
+
+    def _one_sensor(self, window: Window) -> bool:
+        """Whether at most one sensor has sessions in the window (then the aggregate's
+        rows are that sensor's, unique per day and key, and plain counts are exact)."""
+        if window.sensor is not None:
+            return True
+        s = self.tables.sessions
+        query = select(func.count(distinct(s.c.sensor))).where(*self._in_window(s, window))
+        return int(self.session.scalar(query) or 0) <= 1
 
     def vt_labels(self, window: Window) -> set[str]:
         """VirusTotal classifications of the window's files."""
