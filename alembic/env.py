@@ -12,8 +12,9 @@ target_metadata = Base.metadata
 
 
 def _include_object(obj, name, type_, reflected, compare_to) -> bool:
-    # Rollup key indexes (rk_*) differ by dialect and are created by the migrations only.
-    return not (type_ == "index" and name is not None and name.startswith("rk_"))
+    # Rollup key indexes (rk_*) and covering indexes (rc_*) differ by dialect and are
+    # created by the migrations only.
+    return not (type_ == "index" and name is not None and name.startswith(("rk_", "rc_")))
 
 
 def _configure(**kwargs) -> None:

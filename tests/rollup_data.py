@@ -206,6 +206,13 @@ def expected(events: list[dict]) -> dict[str, set[tuple]]:
                 key = (*bucket, e["username"], e["password"])
                 out["daily_credentials"][key]["attempts"] += 1
                 out["daily_credentials"][key]["successes"] += e["eventid"] == "cowrie.login.success"
+                for name, value in (
+                    ("daily_usernames", e["username"]),
+                    ("daily_passwords", e["password"]),
+                ):
+                    half = out[name][(*bucket, value)]
+                    half["attempts"] += 1
+                    half["successes"] += e["eventid"] == "cowrie.login.success"
         for name, value in (
             ("daily_src_ips", min(ips, default="")),
             ("daily_protocols", max(protos, default="")),

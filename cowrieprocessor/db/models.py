@@ -242,6 +242,18 @@ daily_credentials = _rollup_table(
     _count("attempts"),
     _count("successes"),
 )
+daily_usernames = _rollup_table(
+    "daily_usernames",
+    Column("username", Text, nullable=False),
+    _count("attempts"),
+    _count("successes"),
+)
+daily_passwords = _rollup_table(
+    "daily_passwords",
+    Column("password", Text, nullable=False),
+    _count("attempts"),
+    _count("successes"),
+)
 daily_src_ips = _rollup_table(
     "daily_src_ips", Column("src_ip", String(64), nullable=False), _count("sessions")
 )

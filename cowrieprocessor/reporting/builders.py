@@ -114,9 +114,10 @@ class ReportBuilder:
     ) -> dict[str, Any]:
         n = totals["sessions"]
         c, ip = dal.tables.credentials, dal.tables.src_ips
+        u, p = dal.tables.usernames, dal.tables.passwords
         combination = c.c.username + literal(":") + c.c.password
-        usernames, unique_usernames = dal.top(c.c.username, c.c.attempts, window, self.top_n)
-        passwords, unique_passwords = dal.top(c.c.password, c.c.attempts, window, self.top_n)
+        usernames, unique_usernames = dal.top(u.c.username, u.c.attempts, window, self.top_n)
+        passwords, unique_passwords = dal.top(p.c.password, p.c.attempts, window, self.top_n)
         combinations, _ = dal.top(combination, c.c.attempts, window, self.top_n)
         # Sessions without a source IP are stored under '' and add no IP.
         source_ips, unique_ips = dal.top(

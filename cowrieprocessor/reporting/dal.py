@@ -32,9 +32,11 @@ from cowrieprocessor.db.models import (
     daily_commands,
     daily_credentials,
     daily_files,
+    daily_passwords,
     daily_protocols,
     daily_sessions,
     daily_src_ips,
+    daily_usernames,
 )
 
 DEFAULT_BATCH = 1_000
@@ -49,10 +51,19 @@ class RollupTables(NamedTuple):
     credentials: Table
     src_ips: Table
     protocols: Table
+    usernames: Table
+    passwords: Table
 
 
 ROLLUP_TABLES = RollupTables(
-    daily_sessions, daily_commands, daily_files, daily_credentials, daily_src_ips, daily_protocols
+    daily_sessions,
+    daily_commands,
+    daily_files,
+    daily_credentials,
+    daily_src_ips,
+    daily_protocols,
+    daily_usernames,
+    daily_passwords,
 )
 
 
@@ -190,7 +201,7 @@ class ReportingDAL:
             }
         # Rows are unique per (day, sensor, src_ip): for one sensor a plain count is exact.
         per_day_ips = (
-            func.count() if window.sensor is not None else func.count(distinct(ips.c.src_ip))
+            func.count() if self._one_sensor(window) else func.count(distinct(ips.c.src_ip))
         )
         unique = (
             select(ips.c.day, per_day_ips)
@@ -207,6 +218,15 @@ class ReportingDAL:
         """Distinct source IPs of the window's sessions (sessions without one add none)."""
         ips = self.tables.src_ips
         return self.distinct_count(ips.c.src_ip, window, ips.c.src_ip != "")
+
+    def _one_sensor(self, window: Window) -> bool:
+        """Whether at most one sensor has sessions in the window (then the aggregate's
+        rows are that sensor's, unique per day and key, and plain counts are exact)."""
+        if window.sensor is not None:
+            return True
+        s = self.tables.sessions
+        query = select(func.count(distinct(s.c.sensor))).where(*self._in_window(s, window))
+        return int(self.session.scalar(query) or 0) <= 1
 
     def vt_labels(self, window: Window) -> set[str]:
         """VirusTotal classifications of the window's files."""

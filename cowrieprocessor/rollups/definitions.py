@@ -76,6 +76,9 @@ ROLLUPS: tuple[Rollup, ...] = (
         ("attempts", "successes"),
         ("username", "password"),
     ),
+    # Halves of daily_credentials, for top usernames / passwords and their distinct counts.
+    Rollup("daily_usernames", 1, (*BUCKET, "username"), ("attempts", "successes"), ("username",)),
+    Rollup("daily_passwords", 1, (*BUCKET, "password"), ("attempts", "successes"), ("password",)),
     Rollup("daily_src_ips", 1, (*BUCKET, "src_ip"), ("sessions",)),
     Rollup("daily_protocols", 1, (*BUCKET, "protocol"), ("sessions",)),
     Rollup(
