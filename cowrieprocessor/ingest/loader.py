@@ -211,6 +211,12 @@ class Loader:
             if conn.dialect.name == "postgresql":
                 # One writer at a time: a batch must see every other batch's sessions whole.
                 conn.execute(select(func.pg_advisory_xact_lock(_INGEST_LOCK)))
+                # The batch's statements join the few touched sessions to big tables; without
+                # statistics on the temporary table (and with stale ones on tables growing
+                # under this very load) the planner hash-joins whole tables, once per batch.
+                # Index lookups per session are always right here.
+                for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
+                    conn.exec_driver_sql(f"SET LOCAL {setting} = off")
             new = self._store_events(conn, plan.key, batch, now)
             self.stats.events_new += new
             self.stats.events_duplicate += batch.events - new
