@@ -315,3 +315,43 @@ def test_same_sensorless_event_under_two_sensor_names_is_stored_once(
     assert first.events_new == 40
     assert second.events_new == 0 and second.events_duplicate == 40
     assert snapshot(engine) == before  # no session appears under edge-b
+
+
+def test_parsing_in_a_child_process_gives_the_same_tables(
+    db_url: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cowrieprocessor.db.engine import create_engine_for_url
+    from cowrieprocessor.db.migrate import upgrade
+    from cowrieprocessor.ingest import loader
+
+    summary = write_sample_logs(tmp_path / "logs", SMALL)
+    engine = create_engine_for_url(db_url)
+    in_process = ingest(engine, tmp_path / "logs", batch_size=97)
+    expected = snapshot(engine)
+    engine.dispose()
+
+    monkeypatch.setattr(loader, "CHILD_MIN_BYTES", 0)  # every file parsed by a child
+    engine2 = create_engine_for_url(request.getfixturevalue("empty_db_url"))
+    upgrade(engine2)
+    in_child = ingest(engine2, tmp_path / "logs", batch_size=97)
+    assert snapshot(engine2) == expected
+    assert replace(in_child, seconds=0) == replace(in_process, seconds=0)
+    assert in_child.events_new == summary.unique_events
+    engine2.dispose()
+
+
+def test_a_failing_child_process_fails_the_run(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cowrieprocessor.ingest import batches, loader
+
+    def broken(*_args: object, **_kwargs: object) -> object:
+        raise OSError("disk on fire")
+
+    write_lines(tmp_path / "a.json", clean_events(SMALL)[:10])
+    monkeypatch.setattr(loader, "CHILD_MIN_BYTES", 0)
+    monkeypatch.setattr(batches, "read_batches", broken)
+    with pytest.raises(OSError, match="disk on fire"):
+        ingest(engine, tmp_path / "a.json")
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(RawEvent)) == 0

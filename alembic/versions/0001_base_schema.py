@@ -43,11 +43,7 @@ def upgrade() -> None:
             "event_timestamp", "event_hash", name="uq_raw_events_event_timestamp_event_hash"
         ),
     )
-    op.create_index(
-        "ix_raw_events_sensor_session_id_event_type",
-        "raw_events",
-        ["sensor", "session_id", "event_type"],
-    )
+    op.create_index("ix_raw_events_sensor_session_id", "raw_events", ["sensor", "session_id"])
 
     op.create_table(
         "session_summaries",

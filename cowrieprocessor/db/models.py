@@ -65,7 +65,7 @@ class RawEvent(Base):
 
     __table_args__ = (
         UniqueConstraint("event_timestamp", "event_hash"),
-        Index(None, "sensor", "session_id", "event_type"),
+        Index(None, "sensor", "session_id"),
     )
 
 

@@ -9,6 +9,7 @@ position of the last committed batch, and event hashes absorb any overlap.
 from __future__ import annotations
 
 import gc
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -24,15 +25,21 @@ from sqlalchemy.dialects import postgresql, sqlite
 from cowrieprocessor.db.bulk import insert_rows
 from cowrieprocessor.db.models import DeadLetter, IngestSource
 from cowrieprocessor.ingest import summaries
-from cowrieprocessor.ingest.batches import Batch, read_batches
-from cowrieprocessor.ingest.parse import Event
+from cowrieprocessor.ingest.batches import (
+    EventRow,
+    PreparedBatch,
+    in_child,
+    prepare_batches,
+    session_rows,
+)
 from cowrieprocessor.ingest.reader import first_line_hash, is_compressed
-from cowrieprocessor.ingest.sessions import SessionFacts
 from cowrieprocessor.rollups.dirty import mark_touched_buckets
 
 #: Raw text kept of a dead letter (characters).
 DEAD_LETTER_TEXT = 4096
 DEFAULT_BATCH_SIZE = 20_000
+#: Reads at least this long are parsed in a child process while the loader writes.
+CHILD_MIN_BYTES = 4 * 1024 * 1024
 #: Advisory lock key serialising ingest batches on PostgreSQL ("cowrie" in ASCII).
 _INGEST_LOCK = 0x636F77726965
 
@@ -166,21 +173,27 @@ class Loader:
         compressed = is_compressed(plan.path)
         read_base = self.stats.bytes_read
         clear_dead_from: int | None = plan.start  # first batch: forget old dead letters
-        batches = read_batches(
-            plan.path,
-            plan.start,
-            compressed=compressed,
-            default_sensor=self.default_sensor,
-            batch_size=self.batch_size,
-        )
-        for batch in batches:
+
+        def produce() -> Iterator[PreparedBatch]:
+            return prepare_batches(
+                plan.path,
+                plan.start,
+                compressed=compressed,
+                default_sensor=self.default_sensor,
+                batch_size=self.batch_size,
+            )
+
+        # A big read is parsed by a child process (the other core) while this one writes.
+        big = plan.size - plan.start >= CHILD_MIN_BYTES and hasattr(os, "fork")
+        for batch in in_child(produce) if big else produce():
             self.stats.records += batch.records
             self._write_batch(conn, plan, batch, clear_dead_from)
-            gc.collect(0)
             clear_dead_from = None
             self.stats.current_offset = batch.position
             done = plan.size if compressed else batch.position - plan.start
             self.stats.bytes_read = read_base + done
+            del batch  # free the batch before collecting: nothing of it is garbage
+            gc.collect(0)
             self._progress()
 
     # -- writing ----------------------------------------------------------------------------
@@ -189,27 +202,24 @@ class Loader:
         self,
         conn: Connection,
         plan: _FilePlan,
-        batch: Batch,
+        batch: PreparedBatch,
         clear_dead_from: int | None,
     ) -> None:
         now = datetime.now(UTC)
-        events, dead = batch.events, batch.dead
-        unique: dict[str, tuple[Event, int]] = {}
-        for item in events:
-            unique.setdefault(item[0].event_hash, item)
+        dead = batch.dead
         with conn.begin():
             if conn.dialect.name == "postgresql":
                 # One writer at a time: a batch must see every other batch's sessions whole.
                 conn.execute(select(func.pg_advisory_xact_lock(_INGEST_LOCK)))
-                # Every query of a batch joins its few touched sessions to big indexed
-                # tables. Mid-load statistics are stale (the tables grew since the last
-                # ANALYZE), which steers the planner to hash joins over full scans: rule
-                # those out for this transaction so the cost follows the batch, not history.
-                for setting in ("enable_hashjoin", "enable_mergejoin", "enable_seqscan"):
+                # The batch's statements join the few touched sessions to big tables; without
+                # statistics on the temporary table (and with stale ones on tables growing
+                # under this very load) the planner hash-joins whole tables, once per batch.
+                # Index lookups per session are always right here.
+                for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
                     conn.exec_driver_sql(f"SET LOCAL {setting} = off")
-            new = self._store_events(conn, plan.key, unique, now)
-            self.stats.events_new += len(new)
-            self.stats.events_duplicate += len(events) - len(new)
+            new = self._store_events(conn, plan.key, batch, now)
+            self.stats.events_new += new
+            self.stats.events_duplicate += batch.events - new
             if clear_dead_from is not None:
                 conn.execute(
                     delete(DeadLetter).where(
@@ -223,48 +233,45 @@ class Loader:
             _save_cursor(conn, plan, batch.position, now)
 
     def _store_events(
-        self, conn: Connection, source: str, unique: dict[str, tuple[Event, int]], now: datetime
-    ) -> list[Event]:
-        """Insert the batch's new events and recompute the sessions they belong to."""
-        by_session: dict[tuple[str, str], list[Event]] = {}
-        for event, _ in unique.values():
-            by_session.setdefault((event.sensor, event.session_id), []).append(event)
-        summaries.set_touched(conn, by_session)
+        self, conn: Connection, source: str, batch: PreparedBatch, now: datetime
+    ) -> int:
+        """Insert the batch's new events, recompute the sessions they belong to; return how
+        many events were new."""
+        rows = batch.rows
+        summaries.set_touched(conn, {(r[2], r[1]) for r in rows})
         known = summaries.known_sessions(conn)
-        # Only events of sessions the database knows can be duplicates of stored ones.
-        maybe_stored = [e for e, _ in unique.values() if (e.sensor, e.session_id) in known]
-        stored = summaries.known_hashes(conn, maybe_stored) if maybe_stored else set()
-        rows = [item for h, item in unique.items() if h not in stored]
+        if known:  # only events of sessions the database knows can be stored already
+            stored = summaries.stored_hashes(conn)
+            if stored:
+                rows = [r for r in rows if r[0] not in stored]
         if not rows:
-            return []
+            return 0
+        sessions = batch.sessions
         if _insert_events(conn, source, rows, now) < len(rows):
             # Stored already under another session key (an event without sensor loaded
             # earlier with another --sensor): keep only what this batch really added.
-            ours = summaries.known_hashes(conn, [e for e, _ in rows], inserted_at=now)
-            rows = [item for item in rows if item[0].event_hash in ours]
-        new_by_session: dict[tuple[str, str], list[Event]] = {}
-        for e, _ in rows:
-            new_by_session.setdefault((e.sensor, e.session_id), []).append(e)
-        touched = set(new_by_session)
-        facts = {}
-        for key in touched - known.keys():  # brand-new sessions: the batch holds all events
-            session = facts[key] = SessionFacts(*key)
-            for e in new_by_session[key]:
-                session.add(e.event_type, e.timestamp, e.event_hash, e.src_ip, e.payload)
+            ours = summaries.known_hashes(conn, rows, inserted_at=now)
+            rows = [r for r in rows if r[0] in ours]
+            fresh = summaries.facts_of(r for r in rows if (r[2], r[1]) not in known)
+            sessions = {key: session_rows(facts) for key, facts in fresh.items()}
+        touched = {(r[2], r[1]) for r in rows}
+        new_sessions = touched - known.keys()
+        # Brand-new sessions: the batch holds all their events, its rows are theirs.
+        computed = [sessions[key] for key in new_sessions]
         continuing = touched & known.keys()
         if continuing:
             summaries.set_touched(conn, continuing)
-            facts.update(summaries.load_facts(conn))
+            computed.extend(session_rows(f) for f in summaries.load_facts(conn).values())
         summaries.set_touched(conn, touched)
         mark_touched_buckets(conn)  # the days the known sessions belonged to so far
-        summaries.store(conn, facts.values(), now)
+        summaries.store(conn, computed, now)
         mark_touched_buckets(conn)  # the days they belong to now
         # Count each session once per run, without remembering them all: new ones are new
         # once; known ones count when this run had not written them yet.
-        self.stats.sessions_touched += len(touched - known.keys()) + sum(
-            1 for key in touched & known.keys() if known[key] < self._started_at
+        self.stats.sessions_touched += len(new_sessions) + sum(
+            1 for key in continuing if known[key] < self._started_at
         )
-        return [e for e, _ in rows]
+        return len(rows)
 
 
 @contextmanager
@@ -302,29 +309,13 @@ RAW_COLUMNS = (
 )
 
 
-def _insert_events(
-    conn: Connection, source: str, rows: list[tuple[Event, int]], now: datetime
-) -> int:
+def _insert_events(conn: Connection, source: str, rows: list[EventRow], now: datetime) -> int:
     stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
     return insert_rows(
         conn,
         "raw_events",
         RAW_COLUMNS,
-        [
-            (
-                e.event_hash,
-                e.session_id,
-                e.sensor,
-                e.event_type,
-                e.timestamp,
-                e.src_ip,
-                e.payload_json,
-                source,
-                offset,
-                stamp,
-            )
-            for e, offset in rows
-        ],
+        [(*r[:7], source, r[7], stamp) for r in rows],
         "ON CONFLICT (event_timestamp, event_hash) DO NOTHING",
     )
 

@@ -7,7 +7,7 @@ and replaces their derived rows with what :class:`SessionFacts` computes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy import Column, Connection, MetaData, String, Table, delete, sele
 
 from cowrieprocessor.db.bulk import insert_rows
 from cowrieprocessor.db.models import CommandStat, FileTransfer, RawEvent, SessionSummary
-from cowrieprocessor.ingest.parse import Event
+from cowrieprocessor.ingest.batches import EventRow, SessionRows
 from cowrieprocessor.ingest.sessions import (
     COMMAND_COLUMNS,
     FILE_COLUMNS,
@@ -74,17 +74,32 @@ def known_sessions(conn: Connection) -> dict[SessionKey, datetime]:
     return {(sensor, session_id): updated for sensor, session_id, updated in rows}
 
 
+def stored_hashes(conn: Connection) -> set[str]:
+    """Hashes of every stored event of the touched sessions.
+
+    An event's hash covers its session and sensor, so a stored copy of a batch's event is
+    among these. Looked up per session (its index), never by scanning ``raw_events``.
+    """
+    return set(
+        conn.exec_driver_sql(
+            "SELECT r.event_hash FROM touched_sessions t CROSS JOIN raw_events r"
+            " WHERE r.sensor = t.sensor AND r.session_id = t.session_id"
+        ).scalars()
+    )
+
+
 def known_hashes(
-    conn: Connection, events: list[Event], *, inserted_at: datetime | None = None
+    conn: Connection, events: Sequence[EventRow], *, inserted_at: datetime | None = None
 ) -> set[str]:
     """Hashes of those ``events`` that are stored (by the batch of ``inserted_at``, if given).
 
-    Looked up by (timestamp, hash), the leading columns of the unique index.
+    Looked up by (timestamp, hash), the leading columns of the unique index; meant for a
+    handful of events (SQLite scans the index for such a list).
     """
     found: set[str] = set()
     key = tuple_(_raw.c.event_timestamp, _raw.c.event_hash)
     for i in range(0, len(events), 400):
-        pairs = [(datetime.fromisoformat(e.timestamp), e.event_hash) for e in events[i : i + 400]]
+        pairs = [(datetime.fromisoformat(e[4]), e[0]) for e in events[i : i + 400]]
         query = select(_raw.c.event_hash).where(key.in_(pairs))
         if inserted_at is not None:
             query = query.where(_raw.c.ingested_at == inserted_at)
@@ -128,18 +143,30 @@ _UPSERT = "ON CONFLICT (sensor, session_id) DO UPDATE SET " + ", ".join(
 )
 
 
-def store(conn: Connection, facts: Iterable[SessionFacts], now: datetime) -> None:
+def facts_of(rows: Iterable[EventRow]) -> dict[SessionKey, SessionFacts]:
+    """Event rows folded into :class:`SessionFacts`, per session."""
+    facts: dict[SessionKey, SessionFacts] = {}
+    for event_hash, session_id, sensor, event_type, ts, src_ip, payload, _ in rows:
+        key = (sensor, session_id)
+        session = facts.get(key)
+        if session is None:
+            session = facts[key] = SessionFacts(sensor, session_id)
+        session.add(event_type, ts, event_hash, src_ip, orjson.loads(payload))
+    return facts
+
+
+def store(conn: Connection, sessions: Iterable[SessionRows], now: datetime) -> None:
     """Replace the derived rows of the touched sessions with the recomputed ones.
 
-    Enrichment columns of a summary (``dshield_flagged``, ``enrichment``) are left as they are.
+    ``sessions`` come from :func:`~cowrieprocessor.ingest.batches.session_rows`. Enrichment
+    columns of a summary (``dshield_flagged``, ``enrichment``) are left as they are.
     """
     stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
     summary_rows, command_rows, file_rows = [], [], []
-    for session in facts:
-        files = session.file_rows()
+    for summary, commands, files in sessions:
+        summary_rows.append((*summary[:-1], stamp))
+        command_rows.extend(commands)
         file_rows.extend(files)
-        command_rows.extend(session.command_rows())
-        summary_rows.append(session.summary_row(any((f[8] or 0) > 0 for f in files), stamp))
     conn.execute(delete(_commands).where(_is_touched(_commands)))
     conn.execute(delete(_files).where(_is_touched(_files)))
     insert_rows(conn, "command_stats", COMMAND_COLUMNS, command_rows)
