@@ -53,6 +53,17 @@ def ingest(engine: Engine, paths) -> None:
     Loader(engine, batch_size=100).ingest(list(paths))
 
 
+def test_derived_rollups_sum_an_earlier_finer_rollup() -> None:
+    names = [r.name for r in ROLLUPS]
+    for rollup in ROLLUPS:
+        if rollup.derived_from is None:
+            continue
+        source = get(rollup.derived_from)
+        assert names.index(source.name) < names.index(rollup.name), "refreshed after its source"
+        assert set(rollup.key) < set(source.key)
+        assert set(rollup.values) <= set(source.values)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_any_order_of_ingests_and_refreshes(engine: Engine, tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)

@@ -1,99 +1,72 @@
-"""Cut a log file into parsed batches of records, each ending at a byte position.
+"""Cut a log file into batches ready to write, each ending at a byte position.
 
-:func:`prepare_batches` turns each batch into what the loader writes: insert-ready event
-rows and the per-session rows of the batch's sessions. It needs no database, so the loader
-can run it in a child process (:func:`in_child`) while it writes the previous batch.
+:func:`prepare_batches` turns each stretch of records into what the loader writes:
+insert-ready event rows and the per-session rows of the batch's sessions. It needs no
+database, so the loader can run it in a child process (:func:`in_child`) while it writes
+the previous batch.
 """
 
 from __future__ import annotations
 
 import gc
+import marshal
 import os
 import pickle
 import signal
+import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, NamedTuple, TypeVar
 
-from cowrieprocessor.ingest.parse import BadRecord, Event, parse_record
+from cowrieprocessor.ingest.parse import BadRecord, parse_fields
 from cowrieprocessor.ingest.reader import iter_records, open_log
 from cowrieprocessor.ingest.sessions import SessionFacts
 
 SessionKey = tuple[str, str]
-#: (event_hash, session_id, sensor, event_type, timestamp, src_ip, payload_json, offset)
-EventRow = tuple[str, str, str, str, str, "str | None", str, int]
+#: Columns of ``raw_events`` the loader writes, in the order of an :data:`EventRow`.
+RAW_COLUMNS = (
+    "event_hash",
+    "session_id",
+    "sensor",
+    "event_type",
+    "event_timestamp",
+    "src_ip",
+    "payload",
+    "source",
+    "source_offset",
+    "ingested_at",
+)
+EventRow = tuple[str, str, str, str, str, "str | None", str, str, int, str]
 #: (summary row without its ``updated_at``, command rows, file rows) of one session.
 SessionRows = tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
 
-@dataclass
-class Batch:
-    """Parsed records of one stretch of a file, ending at byte ``position``."""
+class PreparedBatch(NamedTuple):
+    """A stretch of a file ready to write, ending at byte ``position``.
 
-    events: list[tuple[Event, int]] = field(default_factory=list)  # (event, offset)
-    dead: list[tuple[int, str, bytes]] = field(default_factory=list)  # (offset, reason, raw)
-    records: int = 0
-    position: int = 0
-
-
-@dataclass
-class PreparedBatch:
-    """A batch ready to write.
-
-    ``rows`` holds each distinct event of the batch once (its first occurrence);
-    ``sessions`` the rows of every session of the batch computed from those events alone,
-    which is the whole session when the database does not know it yet.
+    ``rows`` holds each distinct event of the batch once (its first occurrence), stamped
+    ``ingested_at`` = ``stamp``; ``sessions`` the rows of every session of the batch
+    computed from those events alone, which is the whole session when the database does
+    not know it yet. Only plain values inside, so it crosses processes as :mod:`marshal`.
     """
 
     rows: list[EventRow]
     sessions: dict[SessionKey, SessionRows]
     events: int  # parsed events, duplicates within the batch included
-    dead: list[tuple[int, str, bytes]]
+    dead: list[tuple[int, str, bytes]]  # (offset, reason, raw record)
     records: int
     position: int
+    stamp: str
 
+    def encode(self) -> bytes:
+        """The batch as bytes for :func:`in_child`."""
+        return marshal.dumps(tuple(self))
 
-def read_batches(
-    path: Path,
-    start: int,
-    *,
-    compressed: bool,
-    default_sensor: str | None,
-    batch_size: int,
-) -> Iterator[Batch]:
-    """Yield batches of at most ``batch_size`` records from byte ``start``; the last may be empty.
-
-    A last line without newline in a plain file is being written: if it does not parse yet,
-    it is reported as ``truncated_line`` and the position stays before it, so the next run
-    reads it whole. In a compressed file it is simply a bad record.
-    """
-    batch = Batch(position=start)
-    with open_log(path) as fh:
-        if start:
-            fh.seek(start)
-        for record in iter_records(fh, start):
-            batch.records += 1
-            if record.problem is not None:
-                batch.dead.append((record.offset, record.problem, record.data))
-            else:
-                try:
-                    batch.events.append((parse_record(record.data, default_sensor), record.offset))
-                except BadRecord as bad:
-                    if not record.complete:
-                        batch.dead.append((record.offset, "truncated_line", record.data))
-                        if not compressed:
-                            break
-                    else:
-                        batch.dead.append((record.offset, bad.reason, record.data))
-            batch.position = record.end
-            if len(batch.events) + len(batch.dead) >= batch_size:
-                # Hand the batch over without keeping a reference in this frame, so the
-                # consumer can free it (and collect garbage cheaply) before asking for more.
-                full = [batch]
-                batch = Batch(position=batch.position)
-                yield full.pop()
-    yield batch
+    @classmethod
+    def decode(cls, data: bytes) -> PreparedBatch:
+        """The batch back from :meth:`encode`."""
+        return cls._make(marshal.loads(data))
 
 
 def session_rows(session: SessionFacts) -> SessionRows:
@@ -103,38 +76,6 @@ def session_rows(session: SessionFacts) -> SessionRows:
     return session.summary_row(flagged, None), session.command_rows(), files  # type: ignore[arg-type]
 
 
-def prepare(batch: Batch) -> PreparedBatch:
-    """Distinct event rows and per-session rows of one parsed batch."""
-    rows: dict[str, EventRow] = {}
-    facts: dict[SessionKey, SessionFacts] = {}
-    for e, offset in batch.events:
-        if e.event_hash in rows:
-            continue
-        rows[e.event_hash] = (
-            e.event_hash,
-            e.session_id,
-            e.sensor,
-            e.event_type,
-            e.timestamp,
-            e.src_ip,
-            e.payload_json,
-            offset,
-        )
-        key = (e.sensor, e.session_id)
-        session = facts.get(key)
-        if session is None:
-            session = facts[key] = SessionFacts(*key)
-        session.add(e.event_type, e.timestamp, e.event_hash, e.src_ip, e.payload)
-    return PreparedBatch(
-        list(rows.values()),
-        {key: session_rows(session) for key, session in facts.items()},
-        len(batch.events),
-        batch.dead,
-        batch.records,
-        batch.position,
-    )
-
-
 def prepare_batches(
     path: Path,
     start: int,
@@ -142,14 +83,68 @@ def prepare_batches(
     compressed: bool,
     default_sensor: str | None,
     batch_size: int,
+    source: str,
 ) -> Iterator[PreparedBatch]:
-    """:func:`read_batches`, each batch :func:`prepare`\\ d."""
-    for batch in read_batches(
-        path, start, compressed=compressed, default_sensor=default_sensor, batch_size=batch_size
-    ):
-        parsed = [batch]
-        del batch  # keep no reference while suspended (see read_batches)
-        yield prepare(parsed.pop())
+    """Read ``path`` from byte ``start`` in batches of at most ``batch_size`` records (the last
+    may be empty), each parsed and folded into per-session rows.
+
+    A last line without newline in a plain file is being written: if it does not parse yet,
+    it is reported as ``truncated_line`` and the position stays before it, so the next run
+    reads it whole. In a compressed file it is simply a bad record.
+    """
+    rows: dict[str, EventRow] = {}
+    facts: dict[SessionKey, SessionFacts] = {}
+    dead: list[tuple[int, str, bytes]] = []
+    events = records = 0
+    position = start
+    stamp = _now()
+
+    def finish() -> PreparedBatch:
+        sessions = {key: session_rows(session) for key, session in facts.items()}
+        return PreparedBatch(list(rows.values()), sessions, events, dead, records, position, stamp)
+
+    with open_log(path) as fh:
+        if start:
+            fh.seek(start)
+        for offset, end, data, complete, problem in iter_records(fh, start):
+            records += 1
+            if problem is not None:
+                dead.append((offset, problem, data))
+            else:
+                try:
+                    h, session_id, sensor, kind, ts, src_ip, text, payload = parse_fields(
+                        data, default_sensor
+                    )
+                except BadRecord as bad:
+                    if not complete:
+                        dead.append((offset, "truncated_line", data))
+                        if not compressed:
+                            break
+                    else:
+                        dead.append((offset, bad.reason, data))
+                else:
+                    events += 1
+                    if h not in rows:
+                        row = (h, session_id, sensor, kind, ts, src_ip, text, source, offset, stamp)
+                        rows[h] = row
+                        session = facts.get((sensor, session_id))
+                        if session is None:
+                            session = facts[sensor, session_id] = SessionFacts(sensor, session_id)
+                        session.add(kind, ts, h, src_ip, payload)
+            position = end
+            if events + len(dead) >= batch_size:
+                # Hand the batch over holding no reference to it here, so the consumer
+                # frees it (and collects garbage cheaply) before asking for the next one.
+                full = [finish()]
+                rows, facts, dead = {}, {}, []
+                events = records = 0
+                stamp = _now()
+                yield full.pop()
+    yield finish()
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 T = TypeVar("T")
@@ -159,12 +154,16 @@ class ChildFailed(RuntimeError):
     """The child process producing batches ended without saying why."""
 
 
-def in_child(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
+def in_child(
+    produce: Callable[[], Iterator[T]],
+    encode: Callable[[T], bytes],
+    decode: Callable[[bytes], T],
+) -> Iterator[T]:
     """Run ``produce`` in a forked child process and yield its items here, in order.
 
-    The child works at most one item ahead (a pipe between the two), so memory stays
-    bounded. An exception in the child is raised here; leaving the loop early, or this
-    process dying, ends the child (its next write fails on the closed pipe).
+    Items cross a pipe as ``encode``\\ d bytes. The child works at most one item ahead, so
+    memory stays bounded. An exception in the child is raised here; leaving the loop
+    early, or this process dying, ends the child (its next write fails on the closed pipe).
     """
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -175,17 +174,13 @@ def in_child(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
             with open(write_fd, "wb") as out:
                 try:
                     for item in produce():
-                        data = pickle.dumps([True, item], pickle.HIGHEST_PROTOCOL)
+                        _send(out, _ITEM, encode(item))
                         del item
-                        out.write(data)
-                        out.flush()
-                        del data
                         gc.collect(0)  # automatic collection may be off (see the loader)
                 except BrokenPipeError:
                     raise
                 except Exception as exc:
-                    out.write(pickle.dumps([False, exc], pickle.HIGHEST_PROTOCOL))
-                    out.flush()
+                    _send(out, _ERROR, pickle.dumps(exc, pickle.HIGHEST_PROTOCOL))
             status = 0
         finally:
             os._exit(status)
@@ -193,15 +188,17 @@ def in_child(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
     finished = False
     try:
         with open(read_fd, "rb") as inp:
-            while True:
-                try:
-                    message = pickle.load(inp)  # [ok, item]
-                except EOFError:
-                    break
-                if not message[0]:
+            while header := inp.read(_HEADER.size):
+                kind, size = _HEADER.unpack(header)
+                data = inp.read(size)
+                if len(data) != size:
+                    break  # the child died mid-message: its exit status tells
+                if kind == _ERROR:
                     finished = True
-                    raise message[1]
-                yield message.pop()  # keep no reference while suspended
+                    raise pickle.loads(data)
+                items = [decode(data)]
+                del data
+                yield items.pop()  # keep no reference while suspended
         finished = True
     finally:
         if not finished:
@@ -209,3 +206,14 @@ def in_child(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
         _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise ChildFailed(f"batch reader process failed (status {status})")
+
+
+#: A message on the pipe: kind (item or pickled exception) and length, then the bytes.
+_HEADER = struct.Struct("<BQ")
+_ITEM, _ERROR = 0, 1
+
+
+def _send(out: BinaryIO, kind: int, data: bytes) -> None:
+    out.write(_HEADER.pack(kind, len(data)))
+    out.write(data)
+    out.flush()

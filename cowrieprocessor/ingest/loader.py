@@ -23,9 +23,11 @@ from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cowrieprocessor.db.bulk import insert_rows
+from cowrieprocessor.db.checkpoints import background_checkpoints
 from cowrieprocessor.db.models import DeadLetter, IngestSource
 from cowrieprocessor.ingest import summaries
 from cowrieprocessor.ingest.batches import (
+    RAW_COLUMNS,
     EventRow,
     PreparedBatch,
     in_child,
@@ -154,16 +156,20 @@ class Loader:
             self.stats.bytes_total = sum(max(p.size - p.start, 0) for p in plans)
             summaries.prepare(conn)
             conn.commit()
-            for plan in plans:
-                self.stats.current_file = plan.key
-                self.stats.files_reread += plan.reread
-                self._ingest_file(conn, plan)
-                self.stats.files_done += 1
-                self.stats.seconds = time.perf_counter() - started
-                self._progress()
+            with background_checkpoints(conn):
+                self._ingest_files(conn, plans, started)
         self.stats.current_file = None
         self.stats.seconds = time.perf_counter() - started
         return self.stats
+
+    def _ingest_files(self, conn: Connection, plans: list[_FilePlan], started: float) -> None:
+        for plan in plans:
+            self.stats.current_file = plan.key
+            self.stats.files_reread += plan.reread
+            self._ingest_file(conn, plan)
+            self.stats.files_done += 1
+            self.stats.seconds = time.perf_counter() - started
+            self._progress()
 
     def _progress(self) -> None:
         if self.on_progress is not None:
@@ -181,11 +187,13 @@ class Loader:
                 compressed=compressed,
                 default_sensor=self.default_sensor,
                 batch_size=self.batch_size,
+                source=plan.key,
             )
 
         # A big read is parsed by a child process (the other core) while this one writes.
         big = plan.size - plan.start >= CHILD_MIN_BYTES and hasattr(os, "fork")
-        for batch in in_child(produce) if big else produce():
+        encoding = (PreparedBatch.encode, PreparedBatch.decode)
+        for batch in in_child(produce, *encoding) if big else produce():
             self.stats.records += batch.records
             self._write_batch(conn, plan, batch, clear_dead_from)
             clear_dead_from = None
@@ -205,7 +213,7 @@ class Loader:
         batch: PreparedBatch,
         clear_dead_from: int | None,
     ) -> None:
-        now = datetime.now(UTC)
+        now = datetime.fromisoformat(batch.stamp).replace(tzinfo=UTC)
         dead = batch.dead
         with conn.begin():
             if conn.dialect.name == "postgresql":
@@ -217,7 +225,7 @@ class Loader:
                 # Index lookups per session are always right here.
                 for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
                     conn.exec_driver_sql(f"SET LOCAL {setting} = off")
-            new = self._store_events(conn, plan.key, batch, now)
+            new = self._store_events(conn, batch, now)
             self.stats.events_new += new
             self.stats.events_duplicate += batch.events - new
             if clear_dead_from is not None:
@@ -232,9 +240,7 @@ class Loader:
                     self.stats.dead_letters[reason] += 1
             _save_cursor(conn, plan, batch.position, now)
 
-    def _store_events(
-        self, conn: Connection, source: str, batch: PreparedBatch, now: datetime
-    ) -> int:
+    def _store_events(self, conn: Connection, batch: PreparedBatch, now: datetime) -> int:
         """Insert the batch's new events, recompute the sessions they belong to; return how
         many events were new."""
         rows = batch.rows
@@ -247,7 +253,7 @@ class Loader:
         if not rows:
             return 0
         sessions = batch.sessions
-        if _insert_events(conn, source, rows, now) < len(rows):
+        if _insert_events(conn, rows) < len(rows):
             # Stored already under another session key (an event without sensor loaded
             # earlier with another --sensor): keep only what this batch really added.
             ours = summaries.known_hashes(conn, rows, inserted_at=now)
@@ -295,27 +301,12 @@ def _dialect_insert(conn: Connection) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
-RAW_COLUMNS = (
-    "event_hash",
-    "session_id",
-    "sensor",
-    "event_type",
-    "event_timestamp",
-    "src_ip",
-    "payload",
-    "source",
-    "source_offset",
-    "ingested_at",
-)
-
-
-def _insert_events(conn: Connection, source: str, rows: list[EventRow], now: datetime) -> int:
-    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+def _insert_events(conn: Connection, rows: list[EventRow]) -> int:
     return insert_rows(
         conn,
         "raw_events",
         RAW_COLUMNS,
-        [(*r[:7], source, r[7], stamp) for r in rows],
+        rows,
         "ON CONFLICT (event_timestamp, event_hash) DO NOTHING",
     )
 

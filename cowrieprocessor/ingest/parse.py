@@ -8,10 +8,10 @@ event read from two files, two runs or two key orders is stored once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from datetime import UTC, datetime
+from hashlib import blake2b
 from typing import Any, NamedTuple
 
 import orjson
@@ -94,29 +94,35 @@ def normalize_timestamp(value: Any) -> str:
 
 def parse_record(data: bytes, default_sensor: str | None = None) -> Event:
     """Parse one record (a line or a pretty-printed block); raise ``BadRecord`` if unusable."""
+    return Event._make(parse_fields(data, default_sensor))
+
+
+def parse_fields(data: bytes, default_sensor: str | None = None) -> tuple[Any, ...]:
+    """:func:`parse_record` as a plain tuple in :class:`Event` order (the loader's hot path)."""
     obj = _load(data)
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         raise BadRecord("not_an_object")
-    event_type = obj.get("eventid")
-    if not isinstance(event_type, str) or not event_type.startswith("cowrie."):
+    get = obj.get
+    event_type = get("eventid")
+    if type(event_type) is not str or not event_type.startswith("cowrie."):
         raise BadRecord("not_a_cowrie_event")
     if "timestamp" not in obj:
         raise BadRecord("missing_timestamp")
     timestamp = normalize_timestamp(obj["timestamp"])
-    session_id = obj.get("session")
-    if not isinstance(session_id, str) or not session_id:
+    session_id = get("session")
+    if type(session_id) is not str or not session_id:
         raise BadRecord("missing_session")
     if len(session_id) > MAX_SESSION_ID:
         raise BadRecord("bad_session")
-    sensor = obj.get("sensor")
-    if not isinstance(sensor, str) or not sensor:
+    sensor = get("sensor")
+    if type(sensor) is not str or not sensor:
         sensor = default_sensor or "unknown"
-    src_ip = obj.get("src_ip")
-    if not isinstance(src_ip, str):
+    src_ip = get("src_ip")
+    if type(src_ip) is not str:
         src_ip = None
     canonical = _canonical(obj)
-    return Event(
-        hashlib.blake2b(canonical, digest_size=16).hexdigest(),
+    return (
+        blake2b(canonical, digest_size=16).hexdigest(),
         session_id,
         sensor,
         event_type,

@@ -97,6 +97,9 @@ def iter_records(fh: BinaryIO, start: int = 0) -> Iterator[Record]:
             break
         line_start = offset
         offset += len(line)
+        if not block and line[-2:] == b"}\n" and line[:1] == b"{":  # the usual one-line event
+            yield Record(line_start, offset, line, True)
+            continue
         if len(line) > MAX_RECORD_BYTES and not line.endswith(b"\n"):
             while (more := readline(1024 * 1024)) and not more.endswith(b"\n"):
                 offset += len(more)

@@ -146,7 +146,7 @@ _UPSERT = "ON CONFLICT (sensor, session_id) DO UPDATE SET " + ", ".join(
 def facts_of(rows: Iterable[EventRow]) -> dict[SessionKey, SessionFacts]:
     """Event rows folded into :class:`SessionFacts`, per session."""
     facts: dict[SessionKey, SessionFacts] = {}
-    for event_hash, session_id, sensor, event_type, ts, src_ip, payload, _ in rows:
+    for event_hash, session_id, sensor, event_type, ts, src_ip, payload, *_ in rows:
         key = (sensor, session_id)
         session = facts.get(key)
         if session is None:

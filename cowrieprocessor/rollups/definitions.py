@@ -25,6 +25,9 @@ class Rollup:
     values: tuple[str, ...]
     #: Key columns holding unbounded text: indexed as ``md5(column)`` on PostgreSQL.
     hashed: tuple[str, ...] = ()
+    #: A rollup earlier in :data:`ROLLUPS` whose rows, summed over the rest of their key,
+    #: are this one's: refreshes fill it from there (its live view stays the definition).
+    derived_from: str | None = None
 
     @property
     def live(self) -> str:
@@ -77,8 +80,22 @@ ROLLUPS: tuple[Rollup, ...] = (
         ("username", "password"),
     ),
     # Halves of daily_credentials, for top usernames / passwords and their distinct counts.
-    Rollup("daily_usernames", 1, (*BUCKET, "username"), ("attempts", "successes"), ("username",)),
-    Rollup("daily_passwords", 1, (*BUCKET, "password"), ("attempts", "successes"), ("password",)),
+    Rollup(
+        "daily_usernames",
+        1,
+        (*BUCKET, "username"),
+        ("attempts", "successes"),
+        ("username",),
+        derived_from="daily_credentials",
+    ),
+    Rollup(
+        "daily_passwords",
+        1,
+        (*BUCKET, "password"),
+        ("attempts", "successes"),
+        ("password",),
+        derived_from="daily_credentials",
+    ),
     Rollup("daily_src_ips", 1, (*BUCKET, "src_ip"), ("sessions",)),
     Rollup("daily_protocols", 1, (*BUCKET, "protocol"), ("sessions",)),
     Rollup(
