@@ -20,6 +20,8 @@ def insert_rows(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     on_conflict: str = "",
+    *,
+    expect_conflicts: bool = False,
 ) -> int:
     """Insert ``rows`` into ``table`` inside the connection's transaction; return how many
     were inserted (fewer than given when ``on_conflict`` skipped some).
@@ -28,6 +30,7 @@ def insert_rows(
     copied straight in under a savepoint, which is fastest when conflicts are rare (the
     callers look up what is already stored); only if that hits a unique violation do they
     go through a temporary staging table and ``INSERT ... SELECT ... ON CONFLICT``.
+    ``expect_conflicts`` (rows known to exist, to be updated) goes there straight away.
     """
     if not rows:
         return 0
@@ -43,12 +46,13 @@ def insert_rows(
     if not on_conflict:
         _copy(raw, table, names, rows)
         return len(rows)
-    try:
-        with raw.transaction():  # a savepoint inside the batch's transaction
-            _copy(raw, table, names, rows)
-        return len(rows)
-    except psycopg.errors.UniqueViolation:
-        pass
+    if not expect_conflicts:
+        try:
+            with raw.transaction():  # a savepoint inside the batch's transaction
+                _copy(raw, table, names, rows)
+            return len(rows)
+        except psycopg.errors.UniqueViolation:
+            pass
     stage = f"stage_{table}"
     with raw.cursor() as cur:
         cur.execute(
@@ -59,7 +63,7 @@ def insert_rows(
     with raw.cursor() as cur:
         cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {on_conflict}")
         inserted = cur.rowcount
-        cur.execute(f"DELETE FROM {stage}")
+        cur.execute(f"TRUNCATE {stage}")  # a DELETE would leave dead rows to scan next time
     return inserted
 
 

@@ -44,6 +44,23 @@ DEFAULT_BATCH_SIZE = 20_000
 CHILD_MIN_BYTES = 4 * 1024 * 1024
 #: Advisory lock key serialising ingest batches on PostgreSQL ("cowrie" in ASCII).
 _INGEST_LOCK = 0x636F77726965
+# Settings of each batch transaction on PostgreSQL. The batch's statements join the few
+# touched sessions to big tables; without statistics on the temporary table (and with stale
+# ones on tables growing under this very load) the planner hash-joins whole tables, once per
+# batch: index lookups per session are always right here. The costs that gives the plans
+# would set off JIT compilation of every statement: off too. A batch lost to a server crash
+# is lost with its cursor and read again by the next run, so commits need not wait for the
+# WAL flush.
+_PG_BATCH_SETTINGS = "SELECT " + ", ".join(
+    f"set_config('{name}', 'off', true)"
+    for name in (
+        "enable_seqscan",
+        "enable_hashjoin",
+        "enable_mergejoin",
+        "jit",
+        "synchronous_commit",
+    )
+)
 
 
 @dataclass
@@ -219,12 +236,7 @@ class Loader:
             if conn.dialect.name == "postgresql":
                 # One writer at a time: a batch must see every other batch's sessions whole.
                 conn.execute(select(func.pg_advisory_xact_lock(_INGEST_LOCK)))
-                # The batch's statements join the few touched sessions to big tables; without
-                # statistics on the temporary table (and with stale ones on tables growing
-                # under this very load) the planner hash-joins whole tables, once per batch.
-                # Index lookups per session are always right here.
-                for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
-                    conn.exec_driver_sql(f"SET LOCAL {setting} = off")
+                conn.exec_driver_sql(_PG_BATCH_SETTINGS)
             new = self._store_events(conn, batch, now)
             self.stats.events_new += new
             self.stats.events_duplicate += batch.events - new
@@ -244,7 +256,8 @@ class Loader:
         """Insert the batch's new events, recompute the sessions they belong to; return how
         many events were new."""
         rows = batch.rows
-        summaries.set_touched(conn, {(r[2], r[1]) for r in rows})
+        batch_keys = batch.sessions.keys()  # the sessions of ``rows``
+        summaries.set_touched(conn, batch_keys)
         known = summaries.known_sessions(conn)
         if known:  # only events of sessions the database knows can be stored already
             stored = summaries.stored_hashes(conn)
@@ -260,7 +273,7 @@ class Loader:
             rows = [r for r in rows if r[0] in ours]
             fresh = summaries.facts_of(r for r in rows if (r[2], r[1]) not in known)
             sessions = {key: session_rows(facts) for key, facts in fresh.items()}
-        touched = {(r[2], r[1]) for r in rows}
+        touched = batch_keys if len(rows) == len(batch.rows) else {(r[2], r[1]) for r in rows}
         new_sessions = touched - known.keys()
         # Brand-new sessions: the batch holds all their events, its rows are theirs.
         computed = [sessions[key] for key in new_sessions]
@@ -268,9 +281,10 @@ class Loader:
         if continuing:
             summaries.set_touched(conn, continuing)
             computed.extend(session_rows(f) for f in summaries.load_facts(conn).values())
-        summaries.set_touched(conn, touched)
+        if continuing or touched is not batch_keys:
+            summaries.set_touched(conn, touched)
         mark_touched_buckets(conn)  # the days the known sessions belonged to so far
-        summaries.store(conn, computed, now)
+        summaries.store(conn, computed, known.keys(), now)
         mark_touched_buckets(conn)  # the days they belong to now
         # Count each session once per run, without remembering them all: new ones are new
         # once; known ones count when this run had not written them yet.

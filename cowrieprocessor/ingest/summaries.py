@@ -7,7 +7,7 @@ and replaces their derived rows with what :class:`SessionFacts` computes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -52,7 +52,12 @@ def prepare(conn: Connection) -> None:
 
 def set_touched(conn: Connection, keys: Iterable[SessionKey]) -> None:
     """Make ``touched_sessions`` hold exactly ``keys``."""
-    conn.execute(delete(touched_sessions))
+    if conn.dialect.name == "postgresql":
+        # DELETE would leave dead rows that every later statement of the load scans again
+        # (nothing vacuums a temporary table).
+        conn.exec_driver_sql("TRUNCATE touched_sessions")
+    else:
+        conn.execute(delete(touched_sessions))
     rows = list(keys)
     if rows:
         insert_rows(conn, "touched_sessions", ("sensor", "session_id"), rows)
@@ -155,20 +160,31 @@ def facts_of(rows: Iterable[EventRow]) -> dict[SessionKey, SessionFacts]:
     return facts
 
 
-def store(conn: Connection, sessions: Iterable[SessionRows], now: datetime) -> None:
+def store(
+    conn: Connection,
+    sessions: Iterable[SessionRows],
+    known: Collection[SessionKey],
+    now: datetime,
+) -> None:
     """Replace the derived rows of the touched sessions with the recomputed ones.
 
-    ``sessions`` come from :func:`~cowrieprocessor.ingest.batches.session_rows`. Enrichment
-    columns of a summary (``dshield_flagged``, ``enrichment``) are left as they are.
+    ``sessions`` come from :func:`~cowrieprocessor.ingest.batches.session_rows`; ``known``
+    are those that have a summary already. Enrichment columns of a summary
+    (``dshield_flagged``, ``enrichment``) are left as they are.
     """
     stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
-    summary_rows, command_rows, file_rows = [], [], []
+    new_rows, known_rows, command_rows, file_rows = [], [], [], []
     for summary, commands, files in sessions:
-        summary_rows.append((*summary[:-1], stamp))
+        row = (*summary[:-1], stamp)
+        (known_rows if (row[0], row[1]) in known else new_rows).append(row)
         command_rows.extend(commands)
         file_rows.extend(files)
     conn.execute(delete(_commands).where(_is_touched(_commands)))
     conn.execute(delete(_files).where(_is_touched(_files)))
     insert_rows(conn, "command_stats", COMMAND_COLUMNS, command_rows)
     insert_rows(conn, "files", FILE_COLUMNS, file_rows)
-    insert_rows(conn, "session_summaries", SUMMARY_COLUMNS, summary_rows, _UPSERT)
+    # New sessions go in plainly (a straight COPY on PostgreSQL), known ones are updated.
+    insert_rows(conn, "session_summaries", SUMMARY_COLUMNS, new_rows)
+    insert_rows(
+        conn, "session_summaries", SUMMARY_COLUMNS, known_rows, _UPSERT, expect_conflicts=True
+    )
