@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection
 
 #: Seconds between two passive checkpoints of the helper thread.
-INTERVAL = 0.2
+INTERVAL = 1.0
 #: The writer still checkpoints by itself past this many WAL pages (the helper fell behind).
 WRITER_LIMIT = 65_536
 #: SQLite's default threshold, restored afterwards on the (pooled) connection.
