@@ -39,7 +39,7 @@ from cowrieprocessor.rollups.dirty import mark_touched_buckets
 
 #: Raw text kept of a dead letter (characters).
 DEAD_LETTER_TEXT = 4096
-DEFAULT_BATCH_SIZE = 20_000
+DEFAULT_BATCH_SIZE = 50_000
 #: Reads at least this long are parsed in a child process while the loader writes.
 CHILD_MIN_BYTES = 4 * 1024 * 1024
 #: Advisory lock key serialising ingest batches on PostgreSQL ("cowrie" in ASCII).
