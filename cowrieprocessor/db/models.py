@@ -266,3 +266,16 @@ daily_client_versions = _rollup_table(
 daily_hassh = _rollup_table(
     "daily_hassh", Column("hassh", String(64), nullable=False), _count("sessions")
 )
+
+#: Top-list figures per ISO week or calendar month (``PERIOD_VALUES`` in
+#: rollups/definitions.py); ``kind`` is 'weekly' or 'monthly', ``period_start`` its first day.
+period_values = Table(
+    "period_values",
+    Base.metadata,
+    Column("kind", String(7), nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("figure", String(16), nullable=False),
+    Column("sensor", String(255), nullable=False),
+    Column("value", Text, nullable=False),
+    _count("total"),
+)

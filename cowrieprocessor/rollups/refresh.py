@@ -6,6 +6,11 @@ only the marks whose generation is still the one it saw. A load that marks a buc
 the refresh runs bumps the generation (or waits for the refresh on SQLite), so its mark
 survives and the next refresh picks it up. Refreshes serialise: on PostgreSQL with a
 transaction-scoped advisory lock, on SQLite with ``BEGIN IMMEDIATE``.
+
+``period_values`` follows by difference: before a bucket's daily rows are replaced, its
+``period_sources`` rows are subtracted from the ISO week and the month of its day, and after,
+the new ones are added (UPSERT); rows that reach 0 are deleted. So a refresh costs the
+bucket's size, not the month's.
 """
 
 from __future__ import annotations
@@ -14,11 +19,19 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from cowrieprocessor.rollups.definitions import ROLLUPS, Rollup
+from cowrieprocessor.rollups.definitions import (
+    ALL_ROLLUPS,
+    FIGURES,
+    PERIOD_SOURCES,
+    PERIOD_VALUES,
+    ROLLUPS,
+    Rollup,
+)
 
 #: pg_advisory_xact_lock key serialising refreshes ("cowr" in ASCII).
 ADVISORY_LOCK_KEY = 0x636F7772
@@ -109,6 +122,36 @@ def _bucket_statements(conn: Connection, rollup: Rollup) -> tuple[str, str]:
     return _param_sql(conn, delete), _param_sql(conn, insert)
 
 
+def period_starts(day: date) -> list[tuple[str, date]]:
+    """(kind, first day) of the ISO week and the calendar month holding ``day``."""
+    return [("weekly", day - timedelta(days=day.weekday())), ("monthly", day.replace(day=1))]
+
+
+def _period_statements(conn: Connection) -> tuple[str, str, str]:
+    """UPSERTs adding and subtracting a bucket's sources, and the DELETE of emptied rows."""
+    p = PERIOD_VALUES
+    pg = conn.dialect.name == "postgresql"
+    target = ", ".join(f"md5({c})" if pg and c in p.hashed else c for c in p.key)
+    upsert = (
+        f"INSERT INTO {p.name} ({', '.join(p.columns)})"
+        " SELECT ?, ?, figure, sensor, value, {sign}SUM(total)"
+        f" FROM {PERIOD_SOURCES[0]} WHERE day = ? AND sensor = ?"
+        " GROUP BY figure, sensor, value"
+        f" ON CONFLICT ({target}) DO UPDATE SET total = {p.name}.total + excluded.total"
+    )
+    # figure IN (...) lets the top-list index find the zero rows of each figure.
+    figures = ", ".join(f"'{f}'" for f in FIGURES)
+    delete = (
+        f"DELETE FROM {p.name} WHERE kind = ? AND period_start = ? AND sensor = ?"
+        f" AND figure IN ({figures}) AND total = 0"
+    )
+    return (
+        _param_sql(conn, upsert.format(sign="")),
+        _param_sql(conn, upsert.format(sign="-")),
+        _param_sql(conn, delete),
+    )
+
+
 def refresh_buckets(
     conn: Connection,
     buckets: Iterable[tuple[Any, str]],
@@ -121,23 +164,40 @@ def refresh_buckets(
     Each bucket is a DELETE and an INSERT ... SELECT from the live view filtered on
     (day, sensor): both databases push that filter below the view's GROUP BY onto the
     ``session_summaries (first_day, sensor)`` index, so the cost is the bucket's size,
-    not the history's.
+    not the history's. ``period_values`` moves by the bucket's difference.
     """
     statements = {r.name: _bucket_statements(conn, r) for r in rollups}
-    for day, sensor in buckets:
+    add, subtract, drop_empty = _period_statements(conn)
+    for bucket_day, sensor in buckets:
+        day = bucket_day if isinstance(bucket_day, date) else date.fromisoformat(bucket_day)
+        periods = [(kind, _param(conn, start)) for kind, start in period_starts(day)]
+        for kind, start in periods:
+            conn.exec_driver_sql(subtract, (kind, start, bucket_day, sensor))
         for rollup in rollups:
             stats.current = rollup.name
             delete, insert = statements[rollup.name]
             stats.rows_deleted[rollup.name] += max(
-                conn.exec_driver_sql(delete, (day, sensor)).rowcount, 0
+                conn.exec_driver_sql(delete, (bucket_day, sensor)).rowcount, 0
             )
             stats.rows_inserted[rollup.name] += max(
-                conn.exec_driver_sql(insert, (day, sensor)).rowcount, 0
+                conn.exec_driver_sql(insert, (bucket_day, sensor)).rowcount, 0
+            )
+        for kind, start in periods:
+            stats.rows_inserted[PERIOD_VALUES.name] += max(
+                conn.exec_driver_sql(add, (kind, start, bucket_day, sensor)).rowcount, 0
+            )
+            stats.rows_deleted[PERIOD_VALUES.name] += max(
+                conn.exec_driver_sql(drop_empty, (kind, start, sensor)).rowcount, 0
             )
         stats.buckets_done += 1
         if on_progress is not None:
             on_progress(stats)
     stats.current = None
+
+
+def _param(conn: Connection, day: date) -> Any:
+    """A date as the driver binds it: ISO text for sqlite3 (its date adapter is deprecated)."""
+    return day if conn.dialect.name == "postgresql" else day.isoformat()
 
 
 def refresh_dirty(engine: Engine, on_progress: ProgressCallback | None = None) -> RefreshStats:
@@ -168,10 +228,10 @@ def rebuild_all(engine: Engine, on_progress: ProgressCallback | None = None) -> 
         conn.execution_options(sqlite_begin="IMMEDIATE")
         _begin_exclusive(conn)
         marks = _snapshot(conn)
-        stats.buckets_total = len(ROLLUPS)  # a full rebuild goes rollup by rollup
+        stats.buckets_total = len(ALL_ROLLUPS)  # a full rebuild goes rollup by rollup
         if on_progress is not None:
             on_progress(stats)
-        for rollup in ROLLUPS:
+        for rollup in ALL_ROLLUPS:
             stats.current = rollup.name
             cols = ", ".join(rollup.columns)
             stats.rows_deleted[rollup.name] += max(
@@ -208,7 +268,7 @@ def check(engine: Engine, limit: int = 20) -> list[Difference]:
     """
     differences: list[Difference] = []
     with engine.connect() as conn:
-        for rollup in ROLLUPS:
+        for rollup in ALL_ROLLUPS:
             cols = ", ".join(rollup.columns)
             order = ", ".join(str(i + 1) for i in range(len(rollup.key)))
             for kind, left, right in (
@@ -235,6 +295,7 @@ __all__ = [
     "RefreshStats",
     "check",
     "dirty_buckets",
+    "period_starts",
     "rebuild_all",
     "refresh_buckets",
     "refresh_dirty",
