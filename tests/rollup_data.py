@@ -220,6 +220,7 @@ def expected(events: list[dict]) -> dict[str, set[tuple]]:
             ("daily_hassh", max(hasshes, default="")),
         ):
             out[name][(*bucket, value)]["sessions"] += 1
+        out["daily_command_counts"][(*bucket, commands)]["sessions"] += 1
     from cowrieprocessor.rollups.definitions import ROLLUPS
 
     result: dict[str, set[tuple]] = {}

@@ -339,6 +339,29 @@ def test_round_trip_with_views_and_data(empty_db_url: str, tmp_path: Path) -> No
         engine.dispose()
 
 
+def test_period_and_command_count_migrations_on_populated_db(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    events = _populate(empty_db_url, tmp_path, seed=13)
+    added = {"period_values", "period_sources", "period_values_live", "daily_command_counts"}
+    engine = create_engine_for_url(empty_db_url)
+    try:
+        refresh_dirty(engine)
+        downgrade(engine, "0005")
+        names = set(inspect(engine).get_table_names()) | set(inspect(engine).get_view_names())
+        assert not added & names and "daily_command_counts_live" not in names
+        indexes = {i["name"] for i in inspect(engine).get_indexes("session_summaries")}
+        assert "rc_session_summaries_command_count" not in indexes
+        upgrade(engine)  # fills the new rollups from what is stored
+        names = set(inspect(engine).get_table_names()) | set(inspect(engine).get_view_names())
+        assert added <= names
+        indexes = {i["name"] for i in inspect(engine).get_indexes("session_summaries")}
+        assert "rc_session_summaries_command_count" in indexes
+        assert_rollups(engine, events)
+    finally:
+        engine.dispose()
+
+
 def _files_v1(rows: set[tuple]) -> set[tuple]:
     """v2 rows without vt_label, summed back to the v1 key."""
     merged: dict[tuple, Counter] = {}

@@ -266,6 +266,9 @@ daily_client_versions = _rollup_table(
 daily_hassh = _rollup_table(
     "daily_hassh", Column("hassh", String(64), nullable=False), _count("sessions")
 )
+daily_command_counts = _rollup_table(
+    "daily_command_counts", Column("command_count", Integer, nullable=False), _count("sessions")
+)
 
 #: Top-list figures per ISO week or calendar month (``PERIOD_VALUES`` in
 #: rollups/definitions.py); ``kind`` is 'weekly' or 'monthly', ``period_start`` its first day.

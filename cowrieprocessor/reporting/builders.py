@@ -89,7 +89,7 @@ class ReportBuilder:
                 "spur_tunnels": {"total": 0, "anonymous": 0},
             }
             doc["abnormalities"] = {
-                "uncommon_command_sessions": [],
+                "uncommon_command_sessions": self._uncommon_sessions(dal, window),
                 "recent_vt_submission_sessions": [],
             }
             days = dal.per_day(window)
@@ -158,6 +158,23 @@ class ReportBuilder:
             # Needs VirusTotal submission dates, which Cowrie's scanfile events do not carry.
             "recent_vt_submissions": 0,
         }
+
+    def _uncommon_sessions(self, dal: ReportingDAL, window: Window) -> list[str]:
+        """Sessions whose command count is among the rarer two thirds of the window's
+        command-count values (docs/report-schema.md), at most ``top_n``.
+
+        Values rank rarest first (fewest sessions; ties: the larger count first); with k
+        values the first k * 2 // 3 are uncommon. Sessions follow their value's rank, then
+        day, sensor and session id.
+        """
+        sessions = dal.command_counts(window)
+        ranked = sorted(sessions, key=lambda count: (sessions[count], -count))
+        ids: list[str] = []
+        for count in ranked[: len(ranked) * 2 // 3]:
+            if len(ids) == self.top_n:
+                break
+            ids += dal.sessions_with_command_count(window, count, self.top_n - len(ids))
+        return ids
 
     def _alerts(
         self,

@@ -32,6 +32,7 @@ from cowrieprocessor.db.models import (
     CommandStat,
     FileTransfer,
     SessionSummary,
+    daily_command_counts,
     daily_commands,
     daily_credentials,
     daily_files,
@@ -57,6 +58,7 @@ class RollupTables(NamedTuple):
     protocols: Table
     usernames: Table
     passwords: Table
+    command_counts: Table
     #: Per-period top-list figures; None: whole periods too are summed from the days.
     periods: Table | None = None
 
@@ -70,6 +72,7 @@ ROLLUP_TABLES = RollupTables(
     daily_protocols,
     daily_usernames,
     daily_passwords,
+    daily_command_counts,
     period_values,
 )
 
@@ -290,6 +293,28 @@ class ReportingDAL:
             found = list(self.session.scalars(query))
             self._sensors[key] = found[0] if len(found) == 1 else None
         return self._sensors[key]
+
+    def command_counts(self, window: Window) -> dict[int, int]:
+        """``{command count: sessions with exactly that many commands}`` over the window."""
+        t = self.tables.command_counts
+        query = (
+            select(t.c.command_count, func.sum(t.c.sessions))
+            .where(*self._in_window(t, window))
+            .group_by(t.c.command_count)
+        )
+        return {int(count): int(n) for count, n in self.session.execute(query)}
+
+    def sessions_with_command_count(self, window: Window, count: int, limit: int) -> list[str]:
+        """Ids of the window's first ``limit`` sessions with ``count`` commands, in
+        (day, sensor, session id) order (index ``rc_session_summaries_command_count``)."""
+        s = SessionSummary.__table__
+        query = (
+            select(s.c.session_id)
+            .where(s.c.command_count == count, *self._session_filter(window))
+            .order_by(s.c.first_day, self._by_value(s.c.sensor), self._by_value(s.c.session_id))
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
 
     def sensors(self) -> list[str]:
         """Every sensor with at least one session."""

@@ -93,6 +93,7 @@ ROLLUPS: tuple[Rollup, ...] = (
         ("client_version",),
     ),
     Rollup("daily_hassh", 1, (*BUCKET, "hassh"), ("sessions",)),
+    Rollup("daily_command_counts", 1, (*BUCKET, "command_count"), ("sessions",)),
 )
 
 #: Top-list figures per ISO week ('weekly') and calendar month ('monthly'), from the daily
