@@ -28,10 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from cowrieprocessor.db.models import (
-    CommandStat,
-    FileTransfer,
-    SessionSummary,
+from cowrieprocessor.db.tables import (
     daily_command_counts,
     daily_commands,
     daily_credentials,
@@ -42,6 +39,7 @@ from cowrieprocessor.db.models import (
     daily_src_ips,
     daily_usernames,
     period_values,
+    session_summaries,
 )
 
 DEFAULT_BATCH = 1_000
@@ -307,10 +305,10 @@ class ReportingDAL:
     def sessions_with_command_count(self, window: Window, count: int, limit: int) -> list[str]:
         """Ids of the window's first ``limit`` sessions with ``count`` commands, in
         (day, sensor, session id) order (index ``rc_session_summaries_command_count``)."""
-        s = SessionSummary.__table__
+        s = session_summaries
         query = (
             select(s.c.session_id)
-            .where(s.c.command_count == count, *self._session_filter(window))
+            .where(s.c.command_count == count, *self._session_filter(s, window))
             .order_by(s.c.first_day, self._by_value(s.c.sensor), self._by_value(s.c.session_id))
             .limit(limit)
         )
@@ -324,7 +322,7 @@ class ReportingDAL:
 
     def has_sessions(self, sensor: str) -> bool:
         """Whether any session of ``sensor`` is stored (base tables, never stale)."""
-        s = SessionSummary.__table__
+        s = session_summaries
         query = select(s.c.session_id).where(s.c.sensor == sensor).limit(1)
         return self.session.execute(query).first() is not None
 
@@ -332,11 +330,13 @@ class ReportingDAL:
         self, window: Window, batch_size: int = DEFAULT_BATCH
     ) -> Iterator[list[dict[str, Any]]]:
         """Session summaries of the window, in batches, ordered by (day, sensor, session)."""
+        from cowrieprocessor.db.models import SessionSummary
+
         s = SessionSummary.__table__
         yield from self._pages(
             select(s),
             (s.c.first_day, s.c.sensor, s.c.session_id),
-            self._session_filter(window),
+            self._session_filter(s, window),
             batch_size,
         )
 
@@ -344,16 +344,20 @@ class ReportingDAL:
         self, window: Window, batch_size: int = DEFAULT_BATCH
     ) -> Iterator[list[dict[str, Any]]]:
         """Command stats of the window's sessions, in batches."""
+        from cowrieprocessor.db.models import CommandStat
+
         return self._per_session_rows(CommandStat.__table__, window, batch_size)
 
     def iter_files(
         self, window: Window, batch_size: int = DEFAULT_BATCH
     ) -> Iterator[list[dict[str, Any]]]:
         """Downloaded and uploaded files of the window's sessions, in batches."""
+        from cowrieprocessor.db.models import FileTransfer
+
         return self._per_session_rows(FileTransfer.__table__, window, batch_size)
 
-    def _session_filter(self, window: Window) -> list[ColumnElement[bool]]:
-        s = SessionSummary.__table__
+    @staticmethod
+    def _session_filter(s: Any, window: Window) -> list[ColumnElement[bool]]:
         clauses = [s.c.first_day >= window.start, s.c.first_day <= window.end]
         if window.sensor is not None:
             clauses.append(s.c.sensor == window.sensor)
@@ -362,12 +366,12 @@ class ReportingDAL:
     def _per_session_rows(
         self, table: Table, window: Window, batch_size: int
     ) -> Iterator[list[dict[str, Any]]]:
-        s = SessionSummary.__table__
+        s = session_summaries
         query = select(s.c.first_day, table).join(
             s, (s.c.sensor == table.c.sensor) & (s.c.session_id == table.c.session_id)
         )
         return self._pages(
-            query, (s.c.first_day, table.c.id), self._session_filter(window), batch_size
+            query, (s.c.first_day, table.c.id), self._session_filter(s, window), batch_size
         )
 
     def _pages(
