@@ -8,9 +8,10 @@ survives and the next refresh picks it up. Refreshes serialise: on PostgreSQL wi
 transaction-scoped advisory lock, on SQLite with ``BEGIN IMMEDIATE``.
 
 ``period_values`` follows by difference: before a bucket's daily rows are replaced, its
-``period_sources`` rows are subtracted from the ISO week and the month of its day, and after,
-the new ones are added (UPSERT); rows that reach 0 are deleted. So a refresh costs the
-bucket's size, not the month's.
+``period_sources`` rows are kept in a temporary table; after, the non-zero differences new -
+old are added to the ISO week and the month of its day (UPSERT), and rows that reach 0 are
+deleted. So a refresh costs the bucket's size, not the month's, and re-refreshing a bucket
+that barely changed writes only what changed.
 """
 
 from __future__ import annotations
@@ -127,16 +128,33 @@ def period_starts(day: date) -> list[tuple[str, date]]:
     return [("weekly", day - timedelta(days=day.weekday())), ("monthly", day.replace(day=1))]
 
 
+#: Temporary table holding a bucket's period sources as they were before its refresh.
+_OLD = "period_sources_before"
+
+
 def _period_statements(conn: Connection) -> tuple[str, str, str]:
-    """UPSERTs adding and subtracting a bucket's sources, and the DELETE of emptied rows."""
+    """Create the snapshot table and return the statements keeping ``period_values`` by
+    difference: snapshot a bucket's sources before its daily rows are replaced; UPSERT the
+    non-zero differences new - old into a period; DELETE that period's rows that reached 0."""
     p = PERIOD_VALUES
     pg = conn.dialect.name == "postgresql"
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_OLD} (figure TEXT, value TEXT, total BIGINT)"
+        + (" ON COMMIT DROP" if pg else "")
+    )
+    sources = f"{PERIOD_SOURCES[0]} WHERE day = ? AND sensor = ?"
+    snapshot = (
+        f"INSERT INTO {_OLD} (figure, value, total)"
+        f" SELECT figure, value, SUM(total) FROM {sources} GROUP BY figure, value"
+    )
     target = ", ".join(f"md5({c})" if pg and c in p.hashed else c for c in p.key)
+    # Re-refreshing a bucket whose data barely changed writes only the keys that changed.
     upsert = (
         f"INSERT INTO {p.name} ({', '.join(p.columns)})"
-        " SELECT ?, ?, figure, sensor, value, {sign}SUM(total)"
-        f" FROM {PERIOD_SOURCES[0]} WHERE day = ? AND sensor = ?"
-        " GROUP BY figure, sensor, value"
+        " SELECT ?, ?, figure, ?, value, SUM(total) FROM ("
+        f" SELECT figure, value, total FROM {sources}"
+        f" UNION ALL SELECT figure, value, -total FROM {_OLD}"
+        ") AS d GROUP BY figure, value HAVING SUM(total) <> 0"
         f" ON CONFLICT ({target}) DO UPDATE SET total = {p.name}.total + excluded.total"
     )
     # figure IN (...) lets the top-list index find the zero rows of each figure.
@@ -145,11 +163,7 @@ def _period_statements(conn: Connection) -> tuple[str, str, str]:
         f"DELETE FROM {p.name} WHERE kind = ? AND period_start = ? AND sensor = ?"
         f" AND figure IN ({figures}) AND total = 0"
     )
-    return (
-        _param_sql(conn, upsert.format(sign="")),
-        _param_sql(conn, upsert.format(sign="-")),
-        _param_sql(conn, delete),
-    )
+    return _param_sql(conn, snapshot), _param_sql(conn, upsert), _param_sql(conn, delete)
 
 
 def refresh_buckets(
@@ -167,12 +181,12 @@ def refresh_buckets(
     not the history's. ``period_values`` moves by the bucket's difference.
     """
     statements = {r.name: _bucket_statements(conn, r) for r in rollups}
-    add, subtract, drop_empty = _period_statements(conn)
+    snapshot, apply_difference, drop_empty = _period_statements(conn)
     for bucket_day, sensor in buckets:
         day = bucket_day if isinstance(bucket_day, date) else date.fromisoformat(bucket_day)
         periods = [(kind, _param(conn, start)) for kind, start in period_starts(day)]
-        for kind, start in periods:
-            conn.exec_driver_sql(subtract, (kind, start, bucket_day, sensor))
+        conn.exec_driver_sql(f"DELETE FROM {_OLD}")
+        conn.exec_driver_sql(snapshot, (bucket_day, sensor))
         for rollup in rollups:
             stats.current = rollup.name
             delete, insert = statements[rollup.name]
@@ -183,8 +197,9 @@ def refresh_buckets(
                 conn.exec_driver_sql(insert, (bucket_day, sensor)).rowcount, 0
             )
         for kind, start in periods:
+            difference = (kind, start, sensor, bucket_day, sensor)
             stats.rows_inserted[PERIOD_VALUES.name] += max(
-                conn.exec_driver_sql(add, (kind, start, bucket_day, sensor)).rowcount, 0
+                conn.exec_driver_sql(apply_difference, difference).rowcount, 0
             )
             stats.rows_deleted[PERIOD_VALUES.name] += max(
                 conn.exec_driver_sql(drop_empty, (kind, start, sensor)).rowcount, 0
