@@ -71,30 +71,26 @@ def history(days: int, per_day: int) -> str:
     return url
 
 
-def cli_seconds(url: str, report_type: str, label: str, runs: int) -> float:
-    """Median wall time of `cowrie-report show ... --format json`, process start included."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "cowrieprocessor.cli.main",
-        "--db",
-        url,
-        "show",
-        report_type,
-        label,
-        "--format",
-        "json",
-    ]
-    # An installed package has its bytecode compiled; PYTHONDONTWRITEBYTECODE (set on the
-    # development VMs) would otherwise make every run compile the package's modules.
-    package = Path(cowrieprocessor.__file__).parent
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
+def median_seconds(cmd: list[str], runs: int) -> float:
+    """Median wall time of running ``cmd`` (stdout discarded)."""
     times = []
     for _ in range(runs):
         t = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def cli_seconds(url: str, report_type: str, label: str, runs: int) -> float:
+    """Median wall time of `cowrie-report show ... --format json`, process start included."""
+    cmd = [sys.executable, "-m", "cowrieprocessor.cli.main", "--db", url, "show"]
+    return median_seconds([*cmd, report_type, label, "--format", "json"], runs)
+
+
+def startup_seconds(runs: int) -> float:
+    """Median wall time of a process importing what `show` imports, and nothing else."""
+    imports = "import cowrieprocessor.cli.main, cowrieprocessor.cli.show"
+    return median_seconds([sys.executable, "-c", imports], runs)
 
 
 def build_seconds(url: str, period: Period, **kwargs: object) -> tuple[float, dict]:
@@ -121,6 +117,11 @@ def main() -> None:
     print(
         f"{args.days} days x {args.per_day:,} sessions/day; week {week.label}, month {month.label}"
     )
+    # An installed package has its bytecode compiled; PYTHONDONTWRITEBYTECODE (set on the
+    # development VMs) would otherwise make every run compile the package's modules.
+    package = Path(cowrieprocessor.__file__).parent
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
+    print(f"start-up (Python and the imports of show): {startup_seconds(args.runs):.3f} s")
     for period in (week, month):
         cli = cli_seconds(url, period.report_type, period.label, args.runs)
         rollups, doc = build_seconds(url, period)
