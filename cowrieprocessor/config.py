@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 APP_NAME = "cowrieprocessor"
 DB_URL_ENV = "COWRIE_DB_URL"
 STATUS_DIR_ENV = "COWRIE_STATUS_DIR"
@@ -14,6 +12,8 @@ STATUS_DIR_ENV = "COWRIE_STATUS_DIR"
 
 def default_db_path() -> Path:
     """The embedded SQLite database used when no URL is given."""
+    import platformdirs  # only when needed: it costs start-up time
+
     return Path(platformdirs.user_data_dir(APP_NAME)) / "cowrie.sqlite"
 
 
@@ -31,4 +31,6 @@ def resolve_db_url(url: str | None = None) -> str:
 
 def default_status_dir() -> Path:
     """Where status files go when neither ``--status-dir`` nor the env var is set."""
+    import platformdirs
+
     return Path(platformdirs.user_state_dir(APP_NAME)) / "status"

@@ -176,8 +176,10 @@ def add_day(
 def _analyze(engine: Engine) -> None:
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            conn.connection.driver_connection.autocommit = True
-            conn.exec_driver_sql("VACUUM ANALYZE")
+            # VACUUM cannot run in a transaction; SQLAlchemy restores the pooled connection's
+            # isolation level afterwards (setting the driver's autocommit would leak into the
+            # refresh, whose transaction would silently be one per statement).
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
         else:
             conn.exec_driver_sql("ANALYZE")
             conn.commit()

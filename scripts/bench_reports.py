@@ -6,9 +6,12 @@ Usage: python scripts/bench_reports.py [--days 60] [--per-day 100000] [--runs 5]
 The history (one sensor, ``--per-day`` sessions a day with attack-like skew: see
 ``_day_rows(skewed=True)`` in scripts/bench_refresh.py; written straight into the base
 tables) is built once and cached in bench-data/; its rollups
-are rebuilt once. Then, in the same run: the CLI end to end (process start included, median
-of ``--runs``), the builder in process from the rollups, and the builder in process from the
-live views over the base tables.
+are rebuilt once. A cached history at an older schema is upgraded first (the migrations
+fill the rollups they add), so a stale cache never gives wrong figures. Then, in the same
+run: the CLI end to end (process start included, median of ``--runs``, with the package's
+bytecode compiled as an installed wheel has it), the builder in process from the rollups,
+and the builder in process from the live views over the base tables (daily views only: no
+period rollups).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from pathlib import Path
 
 from bench_refresh import START, _analyze, add_day
 
+import cowrieprocessor
 from cowrieprocessor.db.engine import create_engine_for_url, create_session_maker
-from cowrieprocessor.db.migrate import upgrade
+from cowrieprocessor.db.migrate import current_revision, head_revision, upgrade
 from cowrieprocessor.reporting.builders import builder_for
 from cowrieprocessor.reporting.dal import LIVE_VIEWS
 from cowrieprocessor.reporting.periods import Period
@@ -39,6 +43,13 @@ def history(days: int, per_day: int) -> str:
     path = DATA / f"reports-{days}x{per_day}-skewed.sqlite"
     url = f"sqlite:///{path}"
     if path.exists():
+        engine = create_engine_for_url(url)
+        if current_revision(engine) != head_revision():
+            started = time.perf_counter()
+            upgrade(engine)
+            seconds = time.perf_counter() - started
+            print(f"cached history upgraded to {head_revision()} ({seconds:.0f} s)")
+        engine.dispose()
         return url
     partial = path.with_suffix(".partial")
     partial.unlink(missing_ok=True)
@@ -60,26 +71,26 @@ def history(days: int, per_day: int) -> str:
     return url
 
 
-def cli_seconds(url: str, report_type: str, label: str, runs: int) -> float:
-    """Median wall time of `cowrie-report show ... --format json`, process start included."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "cowrieprocessor.cli.main",
-        "--db",
-        url,
-        "show",
-        report_type,
-        label,
-        "--format",
-        "json",
-    ]
+def median_seconds(cmd: list[str], runs: int) -> float:
+    """Median wall time of running ``cmd`` (stdout discarded)."""
     times = []
     for _ in range(runs):
         t = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def cli_seconds(url: str, report_type: str, label: str, runs: int) -> float:
+    """Median wall time of `cowrie-report show ... --format json`, process start included."""
+    cmd = [sys.executable, "-m", "cowrieprocessor.cli.main", "--db", url, "show"]
+    return median_seconds([*cmd, report_type, label, "--format", "json"], runs)
+
+
+def startup_seconds(runs: int) -> float:
+    """Median wall time of a process importing what `show` imports, and nothing else."""
+    imports = "import cowrieprocessor.cli.main, cowrieprocessor.cli.show"
+    return median_seconds([sys.executable, "-c", imports], runs)
 
 
 def build_seconds(url: str, period: Period, **kwargs: object) -> tuple[float, dict]:
@@ -106,6 +117,11 @@ def main() -> None:
     print(
         f"{args.days} days x {args.per_day:,} sessions/day; week {week.label}, month {month.label}"
     )
+    # An installed package has its bytecode compiled; PYTHONDONTWRITEBYTECODE (set on the
+    # development VMs) would otherwise make every run compile the package's modules.
+    package = Path(cowrieprocessor.__file__).parent
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
+    print(f"start-up (Python and the imports of show): {startup_seconds(args.runs):.3f} s")
     for period in (week, month):
         cli = cli_seconds(url, period.report_type, period.label, args.runs)
         rollups, doc = build_seconds(url, period)

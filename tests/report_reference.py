@@ -211,7 +211,20 @@ def expected_report(
         "spur_infrastructure_top": [],
         "spur_tunnels": {"total": 0, "anonymous": 0},
     }
-    doc["abnormalities"] = {"uncommon_command_sessions": [], "recent_vt_submission_sessions": []}
+    # Command-count values rarest first (fewest sessions; ties: the larger count first);
+    # the first two thirds (rounded down) are uncommon; their sessions by that rank, then
+    # day, sensor and session id; at most top_n.
+    per_count = Counter(command_counts)
+    ranked = sorted(per_count, key=lambda count: (per_count[count], -count))
+    rank = {count: i for i, count in enumerate(ranked[: len(ranked) * 2 // 3])}
+    uncommon = sorted(
+        (s for s in window if len(s.commands) in rank),
+        key=lambda s: (rank[len(s.commands)], s.day, s.sensor, s.session_id),
+    )
+    doc["abnormalities"] = {
+        "uncommon_command_sessions": [s.session_id for s in uncommon[:top_n]],
+        "recent_vt_submission_sessions": [],
+    }
 
     def day_entry(day: date) -> dict[str, Any]:
         of_day = _select(all_sessions, day, day, sensor)

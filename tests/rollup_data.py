@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 SENSORS = ("alpha", "beta", "gamma")
 IPS = ("10.0.0.1", "10.0.0.2", "192.0.2.7", "198.51.100.9", "203.0.113.4")
-USERS = ("root", "admin", "", "ubnt", "pi")
-PASSWORDS = ("123456", "", "admin", "raspberry", "pass word")
+USERS = ("root", "admin", "", "ubnt", "pi", "a:b", "a")
+PASSWORDS = ("123456", "", "admin", "raspberry", "pass word", "c", "b:c")
 COMMANDS = ("uname -a", "cat /proc/cpuinfo", "wget http://x/y.sh", "echo ö", "x" * 4000)
 VERSIONS = ("SSH-2.0-Go", "SSH-2.0-libssh_0.9.6", "SSH-2.0-OpenSSH_8.4")
 HASSHES = ("b5752e36ba6c5979a575e43178908adf", "92674389fa1e47a27ddd8d9b63ecd42b")
@@ -220,6 +220,7 @@ def expected(events: list[dict]) -> dict[str, set[tuple]]:
             ("daily_hassh", max(hasshes, default="")),
         ):
             out[name][(*bucket, value)]["sessions"] += 1
+        out["daily_command_counts"][(*bucket, commands)]["sessions"] += 1
     from cowrieprocessor.rollups.definitions import ROLLUPS
 
     result: dict[str, set[tuple]] = {}
@@ -240,3 +241,38 @@ def expected(events: list[dict]) -> dict[str, set[tuple]]:
                 rows.add((*key, *values))
         result[rollup.name] = rows
     return result
+
+
+def expected_periods(daily: dict[str, set[tuple]]) -> set[tuple]:
+    """``period_values`` rows from the daily rollups' rows, in plain Python:
+    (kind, period_start ISO, figure, sensor, value, total)."""
+    sums: Counter[tuple] = Counter()
+
+    def add(day: str, sensor: str, figure: str, value: str, n: int) -> None:
+        d = date.fromisoformat(day)
+        for kind, start in (
+            ("weekly", d - timedelta(days=d.weekday())),
+            ("monthly", d.replace(day=1)),
+        ):
+            sums[(kind, start.isoformat(), figure, sensor, value)] += n
+
+    for day, sensor, username, attempts, _ in daily["daily_usernames"]:
+        add(day, sensor, "username", username, attempts)
+    for day, sensor, password, attempts, _ in daily["daily_passwords"]:
+        add(day, sensor, "password", password, attempts)
+    for day, sensor, username, password, attempts, _ in daily["daily_credentials"]:
+        add(day, sensor, "combination", f"{username}:{password}", attempts)
+    for day, sensor, ip, sessions in daily["daily_src_ips"]:
+        if ip:
+            add(day, sensor, "src_ip", ip, sessions)
+    for day, sensor, command, occurrences, _ in daily["daily_commands"]:
+        add(day, sensor, "command", command, occurrences)
+    for day, sensor, direction, url, sha, label, transfers, _ in daily["daily_files"]:
+        for figure, value, counted in (
+            ("shasum", sha, bool(sha)),
+            ("url", url, direction == "download" and bool(url)),
+            ("vt_label", label, bool(label)),
+        ):
+            if counted:
+                add(day, sensor, figure, value, transfers)
+    return {(*key, n) for key, n in sums.items()}

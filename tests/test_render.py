@@ -16,13 +16,8 @@ from rich.console import Console
 from rich.text import Text
 
 from cowrieprocessor.reporting.periods import Period, parse_period
-from cowrieprocessor.reporting.render import (
-    escape_controls,
-    render_report,
-    safe_text,
-    to_json,
-    to_ndjson,
-)
+from cowrieprocessor.reporting.render import escape_controls, render_report, safe_text
+from cowrieprocessor.reporting.serialize import to_json, to_ndjson
 
 HASH = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 BIG_COMMAND = "echo " + "A" * 100_000

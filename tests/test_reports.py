@@ -106,6 +106,10 @@ def test_reference_data_exercises_the_awkward_cases(loaded: tuple[Engine, list[d
     assert new_vt[0]["classifications"] == ["Backdoor.Gafgyt", "Trojan.Mirai"]
     assert month["files"]["vt_classifications_top"][0] == {"value": "Backdoor.Gafgyt", "count": 1}
     assert any(s.src_ip is None for s in sessions)
+    # Uncommon command sessions: capped at top_n in a month, fewer on a quiet day.
+    assert len(month["abnormalities"]["uncommon_command_sessions"]) == 10
+    day = expected_report(events, "daily", date(2024, 3, 1), date(2024, 3, 1), None)
+    assert 0 < len(day["abnormalities"]["uncommon_command_sessions"]) < 10
     spikes = [
         a
         for p in periods()

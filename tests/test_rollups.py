@@ -18,9 +18,9 @@ from cowrieprocessor.cli.main import cli
 from cowrieprocessor.db.engine import create_engine_for_url
 from cowrieprocessor.db.migrate import downgrade, upgrade
 from cowrieprocessor.ingest.loader import Loader
-from cowrieprocessor.rollups.definitions import ROLLUPS, get
+from cowrieprocessor.rollups.definitions import PERIOD_VALUES, ROLLUPS, get
 from cowrieprocessor.rollups.refresh import check, rebuild_all, refresh_dirty
-from tests.rollup_data import expected, generate, write_files
+from tests.rollup_data import expected, expected_periods, generate, write_files
 
 
 def _norm(row) -> tuple:
@@ -39,6 +39,14 @@ def marks(engine: Engine) -> set[tuple]:
     return rows_of(engine, "rollup_dirty", ("day", "sensor"))
 
 
+def period_rows(engine: Engine, table: str) -> set[tuple]:
+    with engine.connect() as conn:
+        result = conn.exec_driver_sql(f"SELECT {', '.join(PERIOD_VALUES.columns)} FROM {table}")
+        rows = [(r[0], str(r[1])[:10], *r[2:]) for r in result]
+    assert len(rows) == len(set(rows)), f"duplicate rows in {table}"
+    return set(rows)
+
+
 def assert_rollups(engine: Engine, events: list[dict]) -> None:
     want = expected(events)
     for rollup in ROLLUPS:
@@ -46,6 +54,11 @@ def assert_rollups(engine: Engine, events: list[dict]) -> None:
         live = rows_of(engine, rollup.live, rollup.columns)
         assert live == want[rollup.name], f"{rollup.live} differs from the Python computation"
         assert table == live, f"{rollup.name} differs from {rollup.live}"
+    # period_values is kept by difference: it must equal its definition and a plain sum.
+    periods = period_rows(engine, PERIOD_VALUES.name)
+    assert period_rows(engine, PERIOD_VALUES.live) == expected_periods(want)
+    assert periods == expected_periods(want), "period_values differs from its definition"
+    assert all(row[-1] > 0 for row in periods)
     assert check(engine) == []
 
 
@@ -160,6 +173,89 @@ def test_late_event_dirties_both_days(engine: Engine, tmp_path: Path) -> None:
     assert check(engine) == []
 
 
+def _line(session: str, sensor: str, ts: str, eventid: str, **fields) -> str:
+    event = {"eventid": eventid, "session": session, "sensor": sensor, "timestamp": ts}
+    return json.dumps(event | fields) + "\n"
+
+
+def test_period_values_follow_a_session_across_week_and_month(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A late event moves a session from Monday 2024-03-04 (2024-W10, March) to Thursday
+    2024-02-29 (2024-W09, February): its period rows leave W10 and March, rows that reach 0
+    are deleted, and a re-refresh of unchanged buckets changes nothing."""
+    first = tmp_path / "a.json"
+    first.write_text(
+        _line("s1", "alpha", "2024-03-04T00:00:05Z", "cowrie.session.connect", src_ip="10.0.0.1")
+        + _line(
+            "s1",
+            "alpha",
+            "2024-03-04T00:00:06Z",
+            "cowrie.login.failed",
+            username="a:b",
+            password="c",
+        )
+        + _line("s2", "beta", "2024-03-04T01:00:00Z", "cowrie.session.connect", src_ip="10.0.0.1")
+        + _line(
+            "s2",
+            "beta",
+            "2024-03-04T01:00:01Z",
+            "cowrie.login.failed",
+            username="a",
+            password="b:c",
+        )
+        + _line(
+            "s3",
+            "alpha",
+            "2024-03-05T02:00:00Z",
+            "cowrie.login.failed",
+            username="a",
+            password="b:c",
+        )
+    )
+    ingest(engine, [first])
+    refresh_dirty(engine)
+    combos = {
+        (kind, start, sensor, value, total)
+        for kind, start, figure, sensor, value, total in period_rows(engine, "period_values")
+        if figure == "combination"
+    }
+    assert combos == {
+        ("weekly", "2024-03-04", "alpha", "a:b:c", 2),
+        ("monthly", "2024-03-01", "alpha", "a:b:c", 2),
+        ("weekly", "2024-03-04", "beta", "a:b:c", 1),
+        ("monthly", "2024-03-01", "beta", "a:b:c", 1),
+    }
+    late = tmp_path / "b.json"
+    late.write_text(
+        _line("s1", "alpha", "2024-02-29T23:59:59Z", "cowrie.session.connect", src_ip="10.0.0.2")
+    )
+    ingest(engine, [late])
+    refresh_dirty(engine)
+    ips = {
+        (kind, start, sensor, value, total)
+        for kind, start, figure, sensor, value, total in period_rows(engine, "period_values")
+        if figure == "src_ip"
+    }
+    assert ips == {  # s1 now starts on Feb 29 with the smaller IP; s3 has none
+        ("weekly", "2024-02-26", "alpha", "10.0.0.1", 1),
+        ("monthly", "2024-02-01", "alpha", "10.0.0.1", 1),
+        ("weekly", "2024-03-04", "beta", "10.0.0.1", 1),
+        ("monthly", "2024-03-01", "beta", "10.0.0.1", 1),
+    }
+    before = period_rows(engine, "period_values")
+    assert before == period_rows(engine, "period_values_live") and check(engine) == []
+    with engine.begin() as conn:  # re-refresh buckets whose data did not change
+        conn.exec_driver_sql(
+            "INSERT INTO rollup_dirty (day, sensor, generation)"
+            " SELECT day, sensor, 1 FROM daily_sessions"
+        )
+    assert refresh_dirty(engine).buckets_total == 3
+    assert period_rows(engine, "period_values") == before
+    rebuild_all(engine)
+    assert period_rows(engine, "period_values") == before
+
+
 def test_mark_made_during_refresh_survives(engine: Engine, tmp_path: Path) -> None:
     events = generate(7, sessions=30)
     logs = tmp_path / "logs"
@@ -245,9 +341,33 @@ def test_round_trip_with_views_and_data(empty_db_url: str, tmp_path: Path) -> No
         downgrade(engine, "0001")
         names = set(inspect(engine).get_table_names()) | set(inspect(engine).get_view_names())
         assert not {r.name for r in ROLLUPS} & names and "rollup_dirty" not in names
+        assert not {"period_values", "period_sources", "period_values_live"} & names
         assert "session_summaries" in names
         upgrade(engine)  # the migration fills the rollups of a populated database
         assert marks(engine) == set()
+        assert_rollups(engine, events)
+    finally:
+        engine.dispose()
+
+
+def test_period_and_command_count_migrations_on_populated_db(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    events = _populate(empty_db_url, tmp_path, seed=13)
+    added = {"period_values", "period_sources", "period_values_live", "daily_command_counts"}
+    engine = create_engine_for_url(empty_db_url)
+    try:
+        refresh_dirty(engine)
+        downgrade(engine, "0005")
+        names = set(inspect(engine).get_table_names()) | set(inspect(engine).get_view_names())
+        assert not added & names and "daily_command_counts_live" not in names
+        indexes = {i["name"] for i in inspect(engine).get_indexes("session_summaries")}
+        assert "rc_session_summaries_command_count" not in indexes
+        upgrade(engine)  # fills the new rollups from what is stored
+        names = set(inspect(engine).get_table_names()) | set(inspect(engine).get_view_names())
+        assert added <= names
+        indexes = {i["name"] for i in inspect(engine).get_indexes("session_summaries")}
+        assert "rc_session_summaries_command_count" in indexes
         assert_rollups(engine, events)
     finally:
         engine.dispose()
@@ -324,6 +444,12 @@ def test_cli_ingest_and_refresh_views(db_url: str, cli_engines, tmp_path: Path) 
         result = runner.invoke(cli, ["--db", db_url, "refresh-views", "--full", "--check"])
         assert result.exit_code == 0, result.output
         assert "full rebuild" in result.output
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM period_values WHERE figure = 'src_ip'")
+        result = runner.invoke(cli, ["--db", db_url, "refresh-views", "--check"])
+        assert result.exit_code == 1 and "period_values: missing" in result.output
+        result = runner.invoke(cli, ["--db", db_url, "refresh-views", "--full", "--check"])
+        assert result.exit_code == 0, result.output
         (logs / "more.json").write_text(
             json.dumps(
                 {

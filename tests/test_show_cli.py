@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 import tracemalloc
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -297,3 +299,26 @@ def test_iter_sessions_memory_is_flat(engine: Engine) -> None:
 
     small, large = peak(500), peak(5000)
     assert large < small * 1.5 + 100_000, (small, large)
+
+
+#: Modules `show --format json` must not load: start-up time counts in every report.
+HEAVY = ("rich", "elasticsearch", "platformdirs", "cowrieprocessor.db.models")
+
+
+def test_show_json_imports_only_what_it_needs(
+    cli_db: tuple[str, list[dict]], tmp_path: Path
+) -> None:
+    db_url, _ = cli_db
+    assert run(db_url, tmp_path, "refresh-views").exit_code == 0
+    code = (
+        "import sys\n"
+        "from cowrieprocessor.cli.main import cli\n"
+        f"cli(['--db', {db_url!r}, 'show', 'weekly', {WEEK!r}, '--format', 'json'],"
+        " standalone_mode=False)\n"
+        f"print('loaded:', [m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout)["year_week"] == WEEK
+    assert result.stderr.strip().splitlines()[-1] == "loaded: []"

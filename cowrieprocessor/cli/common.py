@@ -6,18 +6,21 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from cowrieprocessor.config import default_status_dir, resolve_db_url
 from cowrieprocessor.db.engine import DatabaseURLError, create_engine_for_url
 from cowrieprocessor.db.migrate import SchemaError, ensure_schema
-from cowrieprocessor.status import StatusEmitter
+
+if TYPE_CHECKING:  # Rich and the status writer load only when a command draws or reports
+    from rich.console import Console
+    from rich.progress import Progress, ProgressColumn
+
+    from cowrieprocessor.status import StatusEmitter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,6 +41,8 @@ class AppContext:
 
     def status(self, phase: str) -> StatusEmitter:
         """Status file writer for a phase, in ``--status-dir`` or the default status dir."""
+        from cowrieprocessor.status import StatusEmitter
+
         return StatusEmitter(phase, self.status_dir or default_status_dir())
 
     @property
@@ -59,11 +64,15 @@ pass_app = click.make_pass_decorator(AppContext)
 
 def stderr_console() -> Console:
     """Console for progress and messages; stdout stays for data."""
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
 
 
 def progress_bar(console: Console, *columns: ProgressColumn) -> Progress:
     """A transient progress bar on ``console`` (stderr), shown only on a terminal."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

@@ -41,6 +41,18 @@ class LazyGroup(click.Group):
         return command
 
 
+class DbOption(click.Option):
+    """``--db``, whose help names the default file only when help is shown (finding the
+    user data directory imports platformdirs, which a run with ``--db`` does not need)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = (
+            f"Database URL (sqlite:///PATH or postgresql://...). Env: {DB_URL_ENV}. "
+            f"Default: SQLite file {default_db_path()}."
+        )
+        return super().get_help_record(ctx)
+
+
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -50,8 +62,7 @@ class LazyGroup(click.Group):
     "db_url",
     envvar=DB_URL_ENV,
     metavar="URL",
-    help=f"Database URL (sqlite:///PATH or postgresql://...). Env: {DB_URL_ENV}. "
-    f"Default: SQLite file {default_db_path()}.",
+    cls=DbOption,
 )
 @click.option(
     "--status-dir",

@@ -12,16 +12,14 @@ from typing import IO, Any
 
 import click
 import orjson
-from rich.console import Console
 from sqlalchemy import Engine
 
 from cowrieprocessor.cli.common import AppContext, pass_app, stderr_console, user_errors
-from cowrieprocessor.cli.refresh import refresh_line, run_refresh
 from cowrieprocessor.db.engine import create_session_maker
 from cowrieprocessor.reporting.builders import DEFAULT_TOP_N, builder_for
 from cowrieprocessor.reporting.dal import DEFAULT_BATCH, ReportingDAL, Window
 from cowrieprocessor.reporting.periods import REPORT_TYPES, PeriodError, parse_period
-from cowrieprocessor.reporting.render import render_report, to_json, to_ndjson
+from cowrieprocessor.reporting.serialize import to_json, to_ndjson
 from cowrieprocessor.rollups.refresh import dirty_buckets
 
 
@@ -29,6 +27,8 @@ def fresh_engine(app: AppContext) -> Engine:
     """The engine, with any stale rollup buckets refreshed first (reports read rollups)."""
     engine = app.engine()
     if dirty_buckets(engine):
+        from cowrieprocessor.cli.refresh import refresh_line, run_refresh
+
         console = stderr_console()
         console.print(
             refresh_line(run_refresh(engine, console, app.status("refresh"))), markup=False
@@ -135,6 +135,10 @@ def show(
         elif fmt == "ndjson":
             out.write(to_ndjson(documents))
         else:
+            from rich.console import Console
+
+            from cowrieprocessor.reporting.render import render_report
+
             console = Console(
                 file=out,
                 highlight=False,

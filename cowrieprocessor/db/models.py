@@ -8,14 +8,11 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Column,
     Date,
     Float,
     Index,
     Integer,
-    MetaData,
     String,
-    Table,
     Text,
     UniqueConstraint,
     false,
@@ -23,21 +20,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from cowrieprocessor.db.tables import METADATA
 from cowrieprocessor.db.types import BigId, JSONDocument, UTCDateTime
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
 
 
 class Base(DeclarativeBase):
-    """Declarative base with a naming convention so migrations name constraints stably."""
+    """Declarative base on the shared metadata (``db/tables.py``: the rollup tables and the
+    naming convention that names constraints stably in migrations)."""
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata = METADATA
 
 
 class RawEvent(Base):
@@ -182,87 +173,3 @@ class RollupDirty(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     sensor: Mapped[str] = mapped_column(String(255), primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger)
-
-
-# Rollup tables (see cowrieprocessor/rollups/definitions.py and sql/views/). Their unique key
-# index ``rk_<table>`` differs by dialect (md5() expressions on PostgreSQL), so the migrations
-# create it and Alembic's comparison leaves ``rk_`` indexes alone (alembic/env.py).
-
-
-def _rollup_table(name: str, *columns: Column[Any]) -> Table:
-    return Table(
-        name,
-        Base.metadata,
-        Column("day", Date, nullable=False),
-        Column("sensor", String(255), nullable=False),
-        *columns,
-    )
-
-
-def _count(name: str) -> Column[Any]:
-    return Column(name, BigInteger, nullable=False)
-
-
-daily_sessions = _rollup_table(
-    "daily_sessions",
-    _count("sessions"),
-    _count("sessions_with_login"),
-    _count("sessions_with_commands"),
-    _count("sessions_with_downloads"),
-    _count("commands_sum"),
-    Column("commands_min", Integer, nullable=False),
-    Column("commands_max", Integer, nullable=False),
-    _count("duration_us_sum"),
-    _count("login_attempts"),
-    _count("login_successes"),
-    _count("downloads"),
-    _count("uploads"),
-    _count("vt_flagged_sessions"),
-    _count("dshield_flagged_sessions"),
-)
-daily_commands = _rollup_table(
-    "daily_commands",
-    Column("command", Text, nullable=False),
-    _count("occurrences"),
-    _count("sessions"),
-)
-daily_files = _rollup_table(
-    "daily_files",
-    Column("direction", String(8), nullable=False),
-    Column("url", Text, nullable=False),
-    Column("shasum", String(128), nullable=False),
-    Column("vt_label", Text, nullable=False),
-    _count("transfers"),
-    _count("sessions"),
-)
-daily_credentials = _rollup_table(
-    "daily_credentials",
-    Column("username", Text, nullable=False),
-    Column("password", Text, nullable=False),
-    _count("attempts"),
-    _count("successes"),
-)
-daily_usernames = _rollup_table(
-    "daily_usernames",
-    Column("username", Text, nullable=False),
-    _count("attempts"),
-    _count("successes"),
-)
-daily_passwords = _rollup_table(
-    "daily_passwords",
-    Column("password", Text, nullable=False),
-    _count("attempts"),
-    _count("successes"),
-)
-daily_src_ips = _rollup_table(
-    "daily_src_ips", Column("src_ip", String(64), nullable=False), _count("sessions")
-)
-daily_protocols = _rollup_table(
-    "daily_protocols", Column("protocol", String(16), nullable=False), _count("sessions")
-)
-daily_client_versions = _rollup_table(
-    "daily_client_versions", Column("client_version", Text, nullable=False), _count("sessions")
-)
-daily_hassh = _rollup_table(
-    "daily_hassh", Column("hassh", String(64), nullable=False), _count("sessions")
-)

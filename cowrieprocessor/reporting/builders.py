@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import literal
 from sqlalchemy.orm import Session
 
 from cowrieprocessor.reporting.dal import ROLLUP_TABLES, ReportingDAL, RollupTables, Window
@@ -66,7 +65,8 @@ class ReportBuilder:
         """The document for ``period``; ``sensor`` None means the aggregate of all sensors."""
         if period.report_type != self.report_type:
             raise ValueError(f"{type(self).__name__} builds {self.report_type} reports")
-        window = Window(period.start, period.end, sensor)
+        whole = None if period.report_type == "daily" else period.report_type
+        window = Window(period.start, period.end, sensor, whole)
         with self.session_factory() as session:
             dal = ReportingDAL(session, self.tables)
             doc: dict[str, Any] = {
@@ -89,7 +89,7 @@ class ReportBuilder:
                 "spur_tunnels": {"total": 0, "anonymous": 0},
             }
             doc["abnormalities"] = {
-                "uncommon_command_sessions": [],
+                "uncommon_command_sessions": self._uncommon_sessions(dal, window),
                 "recent_vt_submission_sessions": [],
             }
             days = dal.per_day(window)
@@ -113,16 +113,10 @@ class ReportBuilder:
         self, dal: ReportingDAL, window: Window, totals: dict[str, int]
     ) -> dict[str, Any]:
         n = totals["sessions"]
-        c, ip = dal.tables.credentials, dal.tables.src_ips
-        u, p = dal.tables.usernames, dal.tables.passwords
-        combination = c.c.username + literal(":") + c.c.password
-        usernames, unique_usernames = dal.top(u.c.username, u.c.attempts, window, self.top_n)
-        passwords, unique_passwords = dal.top(p.c.password, p.c.attempts, window, self.top_n)
-        combinations, _ = dal.top(combination, c.c.attempts, window, self.top_n)
-        # Sessions without a source IP are stored under '' and add no IP.
-        source_ips, unique_ips = dal.top(
-            ip.c.src_ip, ip.c.sessions, window, self.top_n, ip.c.src_ip != ""
-        )
+        usernames, unique_usernames = dal.top("username", window, self.top_n)
+        passwords, unique_passwords = dal.top("password", window, self.top_n)
+        combinations, _ = dal.top("combination", window, self.top_n)
+        source_ips, unique_ips = dal.top("src_ip", window, self.top_n)
         return {
             "total": n,
             "unique_ips": unique_ips,
@@ -146,21 +140,13 @@ class ReportBuilder:
     def _commands(
         self, dal: ReportingDAL, window: Window, totals: dict[str, int]
     ) -> dict[str, Any]:
-        t = dal.tables.commands
-        commands, unique = dal.top(t.c.command, t.c.occurrences, window, self.top_n)
+        commands, unique = dal.top("command", window, self.top_n)
         return {"total": totals["commands_sum"], "unique": unique, "top_commands": commands}
 
     def _files(self, dal: ReportingDAL, window: Window, totals: dict[str, int]) -> dict[str, Any]:
-        f = dal.tables.files
-        hashes, unique_hashes = dal.top(
-            f.c.shasum, f.c.transfers, window, self.top_n, f.c.shasum != ""
-        )
-        urls, _ = dal.top(
-            f.c.url, f.c.transfers, window, self.top_n, f.c.direction == "download", f.c.url != ""
-        )
-        labels, unique_labels = dal.top(
-            f.c.vt_label, f.c.transfers, window, self.top_n, f.c.vt_label != ""
-        )
+        hashes, unique_hashes = dal.top("shasum", window, self.top_n)
+        urls, _ = dal.top("url", window, self.top_n)
+        labels, unique_labels = dal.top("vt_label", window, self.top_n)
         return {
             "downloads_total": totals["downloads"],
             "uploads_total": totals["uploads"],
@@ -172,6 +158,23 @@ class ReportBuilder:
             # Needs VirusTotal submission dates, which Cowrie's scanfile events do not carry.
             "recent_vt_submissions": 0,
         }
+
+    def _uncommon_sessions(self, dal: ReportingDAL, window: Window) -> list[str]:
+        """Sessions whose command count is among the rarer two thirds of the window's
+        command-count values (docs/report-schema.md), at most ``top_n``.
+
+        Values rank rarest first (fewest sessions; ties: the larger count first); with k
+        values the first k * 2 // 3 are uncommon. Sessions follow their value's rank, then
+        day, sensor and session id.
+        """
+        sessions = dal.command_counts(window)
+        ranked = sorted(sessions, key=lambda count: (sessions[count], -count))
+        ids: list[str] = []
+        for count in ranked[: len(ranked) * 2 // 3]:
+            if len(ids) == self.top_n:
+                break
+            ids += dal.sessions_with_command_count(window, count, self.top_n - len(ids))
+        return ids
 
     def _alerts(
         self,
@@ -205,10 +208,11 @@ class ReportBuilder:
                         "average": average,
                     }
                 )
-        seen = dal.vt_labels(
-            Window(period.start - timedelta(days=VT_BASELINE_DAYS), before, window.sensor)
+        seen = dal.values(
+            "vt_label",
+            Window(period.start - timedelta(days=VT_BASELINE_DAYS), before, window.sensor),
         )
-        new = sorted(dal.vt_labels(window) - seen)
+        new = sorted(dal.values("vt_label", window) - seen)
         if new:
             alerts.append(
                 {
@@ -240,13 +244,13 @@ class _MultiDayBuilder(ReportBuilder):
         doc["days_included"] = len(period.days)
         doc["daily"] = [{"date": d.isoformat(), **days.get(d, empty)} for d in period.days]
         prev = period.previous()
-        prev_window = Window(prev.start, prev.end, window.sensor)
+        prev_window = Window(prev.start, prev.end, window.sensor, prev.report_type)
         prev_totals = dal.session_totals(prev_window)
         downloads = _change(doc["files"]["downloads_total"], prev_totals["downloads"])
         doc["trends"] = {
             "sessions_change": _change(doc["sessions"]["total"], prev_totals["sessions"]),
             "unique_ips_change": _change(
-                doc["sessions"]["unique_ips"], dal.unique_ips(prev_window)
+                doc["sessions"]["unique_ips"], dal.top("src_ip", prev_window, 1)[1]
             ),
             "downloads_change": downloads,
             "files_change": downloads,

@@ -1,8 +1,10 @@
 """Reporting data access: thin selects over the rollups, and streaming exports.
 
-Report figures come from the ``daily_*`` rollup tables only (never ``raw_events``): a window
-is a range of their ``day`` column, optionally one sensor. Exports stream the per-session
-tables in keyset-paginated batches, so memory stays flat however long the window.
+Report figures come from the rollup tables only (never ``raw_events``): a window is a range
+of the ``daily_*`` tables' ``day`` column, optionally one sensor. Top lists and distinct
+counts of a whole ISO week or calendar month read ``period_values`` instead, one row per
+value. Exports stream the per-session tables in keyset-paginated batches, so memory stays
+flat however long the window.
 """
 
 from __future__ import annotations
@@ -20,15 +22,14 @@ from sqlalchemy import (
     Table,
     distinct,
     func,
+    literal,
     select,
     tuple_,
 )
 from sqlalchemy.orm import Session
 
-from cowrieprocessor.db.models import (
-    CommandStat,
-    FileTransfer,
-    SessionSummary,
+from cowrieprocessor.db.tables import (
+    daily_command_counts,
     daily_commands,
     daily_credentials,
     daily_files,
@@ -37,6 +38,8 @@ from cowrieprocessor.db.models import (
     daily_sessions,
     daily_src_ips,
     daily_usernames,
+    period_values,
+    session_summaries,
 )
 
 DEFAULT_BATCH = 1_000
@@ -53,6 +56,9 @@ class RollupTables(NamedTuple):
     protocols: Table
     usernames: Table
     passwords: Table
+    command_counts: Table
+    #: Per-period top-list figures; None: whole periods too are summed from the days.
+    periods: Table | None = None
 
 
 ROLLUP_TABLES = RollupTables(
@@ -64,6 +70,8 @@ ROLLUP_TABLES = RollupTables(
     daily_protocols,
     daily_usernames,
     daily_passwords,
+    daily_command_counts,
+    period_values,
 )
 
 
@@ -71,18 +79,23 @@ def _live_view(table: Table) -> Table:
     return Table(f"{table.name}_live", MetaData(), *[Column(c.name, c.type) for c in table.columns])
 
 
-#: The same figures computed straight from the base tables, through the ``*_live`` views
-#: (slow: for checks and for measuring what the rollups save).
-LIVE_VIEWS = RollupTables(*[_live_view(t) for t in ROLLUP_TABLES])
+#: The same figures computed straight from the base tables, through the daily ``*_live``
+#: views (slow: for checks and for measuring what the rollups save).
+LIVE_VIEWS = RollupTables(*[_live_view(t) for t in ROLLUP_TABLES[:-1]])
 
 
 @dataclass(frozen=True)
 class Window:
-    """Inclusive UTC days ``start``..``end``; ``sensor`` None means every sensor."""
+    """Inclusive UTC days ``start``..``end``; ``sensor`` None means every sensor.
+
+    ``period`` names the report type ('weekly', 'monthly') when the window is exactly one
+    ISO week or calendar month: then ``period_values`` can serve its top lists.
+    """
 
     start: date
     end: date
     sensor: str | None = None
+    period: str | None = None
 
 
 class ReportingDAL:
@@ -92,6 +105,7 @@ class ReportingDAL:
         self.session = session
         self.tables = tables
         self._postgres = session.get_bind().dialect.name == "postgresql"
+        self._sensors: dict[tuple[date, date], str | None] = {}
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -136,29 +150,77 @@ class ReportingDAL:
         row = self.session.execute(query).one()
         return {key: int(value) for key, value in row._mapping.items()}
 
-    def distinct_count(
-        self, column: ColumnElement[Any], window: Window, *where: ColumnElement[bool]
-    ) -> int:
-        """Exact number of distinct values of a rollup key column over the window."""
-        table = column.table  # type: ignore[attr-defined]
-        query = select(func.count(distinct(column))).where(*self._in_window(table, window), *where)
-        return int(self.session.scalar(query) or 0)
+    def _daily_figure(
+        self, figure: str
+    ) -> tuple[ColumnElement[Any], ColumnElement[Any], list[ColumnElement[bool]]]:
+        """(value, count, filters) of a top-list figure in the daily rollups; the same
+        figures as ``sql/views/period_sources_v1.sql``."""
+        t = self.tables
+        c, f = t.credentials.c, t.files.c
+        if figure == "username":
+            return t.usernames.c.username, t.usernames.c.attempts, []
+        if figure == "password":
+            return t.passwords.c.password, t.passwords.c.attempts, []
+        if figure == "combination":
+            return c.username + literal(":") + c.password, c.attempts, []
+        if figure == "src_ip":  # sessions without a source IP are stored under ''
+            return t.src_ips.c.src_ip, t.src_ips.c.sessions, [t.src_ips.c.src_ip != ""]
+        if figure == "command":
+            return t.commands.c.command, t.commands.c.occurrences, []
+        if figure == "url":
+            return f.url, f.transfers, [f.direction == "download", f.url != ""]
+        if figure in ("shasum", "vt_label"):
+            return f[figure], f.transfers, [f[figure] != ""]
+        raise ValueError(f"unknown figure {figure!r}")
 
-    def top(
-        self,
-        value: ColumnElement[Any],
-        count: ColumnElement[Any],
-        window: Window,
-        limit: int,
-        *where: ColumnElement[bool],
-    ) -> tuple[list[dict[str, Any]], int]:
-        """The top list ``[{"value", "count"}]`` (SUM(count) per value, count descending,
-        value ascending) and the number of distinct values, from one grouping pass."""
+    def _period_filter(
+        self, figure: str, window: Window
+    ) -> tuple[list[ColumnElement[bool]], bool] | None:
+        """Filters on ``period_values`` for a whole-period window, and whether they select
+        one sensor's rows (unique per value); None when the daily rollups must serve."""
+        p = self.tables.periods
+        if p is None or window.period is None:
+            return None
+        where = [p.c.kind == window.period, p.c.period_start == window.start, p.c.figure == figure]
+        sensor = window.sensor if window.sensor is not None else self._only_sensor(window)
+        if sensor is not None:
+            where.append(p.c.sensor == sensor)
+        return where, sensor is not None
+
+    def _source(
+        self, figure: str, window: Window
+    ) -> tuple[ColumnElement[Any], ColumnElement[Any], list[ColumnElement[bool]], bool]:
+        """(value, count, filters, one row per value) of a figure over the window."""
+        period = self._period_filter(figure, window)
+        if period is not None:
+            assert self.tables.periods is not None
+            p = self.tables.periods.c
+            return p.value, p.total, *period
+        value, count, where = self._daily_figure(figure)
         table = count.table  # type: ignore[attr-defined]
+        return value, count, [*self._in_window(table, window), *where], False
+
+    def top(self, figure: str, window: Window, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """The top list ``[{"value", "count"}]`` of a figure (count descending, value
+        ascending) and its number of distinct values.
+
+        Figures: username, password, combination, src_ip, command, shasum, url, vt_label.
+        """
+        value, count, where, unique = self._source(figure, window)
+        if unique:  # one sensor's period rows: read in the top-list index order, no GROUP BY
+            query = (
+                select(value, count)
+                .where(*where)
+                .order_by(count.desc(), self._by_value(value))
+                .limit(limit)
+            )
+            entries = [{"value": v, "count": int(n)} for v, n in self.session.execute(query)]
+            distinct_values = select(func.count()).where(*where)
+            return entries, int(self.session.scalar(distinct_values) or 0)
         total = func.sum(count)
         query = (
             select(value.label("value"), total.label("count"), func.count().over())
-            .where(*self._in_window(table, window), *where)
+            .where(*where)
             .group_by(value)
             .order_by(total.desc(), self._by_value(value))
             .limit(limit)
@@ -166,6 +228,11 @@ class ReportingDAL:
         rows = self.session.execute(query).all()
         entries = [{"value": v, "count": int(c)} for v, c, _ in rows]
         return entries, int(rows[0][2]) if rows else 0
+
+    def values(self, figure: str, window: Window) -> set[str]:
+        """Every distinct value of a figure over the window."""
+        value, _, where, _ = self._source(figure, window)
+        return set(self.session.scalars(select(value).distinct().where(*where)))
 
     def protocols(self, window: Window) -> dict[str, int]:
         """``{protocol: sessions}``; sessions of unknown protocol are left out."""
@@ -200,9 +267,8 @@ class ReportingDAL:
                 "downloads": int(downloads),
             }
         # Rows are unique per (day, sensor, src_ip): for one sensor a plain count is exact.
-        per_day_ips = (
-            func.count() if self._one_sensor(window) else func.count(distinct(ips.c.src_ip))
-        )
+        one_sensor = window.sensor is not None or self._only_sensor(window) is not None
+        per_day_ips = func.count() if one_sensor else func.count(distinct(ips.c.src_ip))
         unique = (
             select(ips.c.day, per_day_ips)
             .where(*self._in_window(ips, window), ips.c.src_ip != "")
@@ -214,27 +280,39 @@ class ReportingDAL:
             )["unique_ips"] = int(n)
         return days
 
-    def unique_ips(self, window: Window) -> int:
-        """Distinct source IPs of the window's sessions (sessions without one add none)."""
-        ips = self.tables.src_ips
-        return self.distinct_count(ips.c.src_ip, window, ips.c.src_ip != "")
+    def _only_sensor(self, window: Window) -> str | None:
+        """The sensor, when exactly one has sessions in the window (then the aggregate's
+        rows are that sensor's, unique per day or period and key, and plain counts are
+        exact); else None."""
+        key = (window.start, window.end)
+        if key not in self._sensors:
+            s = self.tables.sessions
+            query = select(s.c.sensor).distinct().where(*self._in_window(s, window)).limit(2)
+            found = list(self.session.scalars(query))
+            self._sensors[key] = found[0] if len(found) == 1 else None
+        return self._sensors[key]
 
-    def _one_sensor(self, window: Window) -> bool:
-        """Whether at most one sensor has sessions in the window (then the aggregate's
-        rows are that sensor's, unique per day and key, and plain counts are exact)."""
-        if window.sensor is not None:
-            return True
-        s = self.tables.sessions
-        query = select(func.count(distinct(s.c.sensor))).where(*self._in_window(s, window))
-        return int(self.session.scalar(query) or 0) <= 1
-
-    def vt_labels(self, window: Window) -> set[str]:
-        """VirusTotal classifications of the window's files."""
-        f = self.tables.files
+    def command_counts(self, window: Window) -> dict[int, int]:
+        """``{command count: sessions with exactly that many commands}`` over the window."""
+        t = self.tables.command_counts
         query = (
-            select(f.c.vt_label).distinct().where(*self._in_window(f, window), f.c.vt_label != "")
+            select(t.c.command_count, func.sum(t.c.sessions))
+            .where(*self._in_window(t, window))
+            .group_by(t.c.command_count)
         )
-        return set(self.session.scalars(query))
+        return {int(count): int(n) for count, n in self.session.execute(query)}
+
+    def sessions_with_command_count(self, window: Window, count: int, limit: int) -> list[str]:
+        """Ids of the window's first ``limit`` sessions with ``count`` commands, in
+        (day, sensor, session id) order (index ``rc_session_summaries_command_count``)."""
+        s = session_summaries
+        query = (
+            select(s.c.session_id)
+            .where(s.c.command_count == count, *self._session_filter(s, window))
+            .order_by(s.c.first_day, self._by_value(s.c.sensor), self._by_value(s.c.session_id))
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
 
     def sensors(self) -> list[str]:
         """Every sensor with at least one session."""
@@ -244,7 +322,7 @@ class ReportingDAL:
 
     def has_sessions(self, sensor: str) -> bool:
         """Whether any session of ``sensor`` is stored (base tables, never stale)."""
-        s = SessionSummary.__table__
+        s = session_summaries
         query = select(s.c.session_id).where(s.c.sensor == sensor).limit(1)
         return self.session.execute(query).first() is not None
 
@@ -252,11 +330,13 @@ class ReportingDAL:
         self, window: Window, batch_size: int = DEFAULT_BATCH
     ) -> Iterator[list[dict[str, Any]]]:
         """Session summaries of the window, in batches, ordered by (day, sensor, session)."""
+        from cowrieprocessor.db.models import SessionSummary
+
         s = SessionSummary.__table__
         yield from self._pages(
             select(s),
             (s.c.first_day, s.c.sensor, s.c.session_id),
-            self._session_filter(window),
+            self._session_filter(s, window),
             batch_size,
         )
 
@@ -264,16 +344,20 @@ class ReportingDAL:
         self, window: Window, batch_size: int = DEFAULT_BATCH
     ) -> Iterator[list[dict[str, Any]]]:
         """Command stats of the window's sessions, in batches."""
+        from cowrieprocessor.db.models import CommandStat
+
         return self._per_session_rows(CommandStat.__table__, window, batch_size)
 
     def iter_files(
         self, window: Window, batch_size: int = DEFAULT_BATCH
     ) -> Iterator[list[dict[str, Any]]]:
         """Downloaded and uploaded files of the window's sessions, in batches."""
+        from cowrieprocessor.db.models import FileTransfer
+
         return self._per_session_rows(FileTransfer.__table__, window, batch_size)
 
-    def _session_filter(self, window: Window) -> list[ColumnElement[bool]]:
-        s = SessionSummary.__table__
+    @staticmethod
+    def _session_filter(s: Any, window: Window) -> list[ColumnElement[bool]]:
         clauses = [s.c.first_day >= window.start, s.c.first_day <= window.end]
         if window.sensor is not None:
             clauses.append(s.c.sensor == window.sensor)
@@ -282,12 +366,12 @@ class ReportingDAL:
     def _per_session_rows(
         self, table: Table, window: Window, batch_size: int
     ) -> Iterator[list[dict[str, Any]]]:
-        s = SessionSummary.__table__
+        s = session_summaries
         query = select(s.c.first_day, table).join(
             s, (s.c.sensor == table.c.sensor) & (s.c.session_id == table.c.session_id)
         )
         return self._pages(
-            query, (s.c.first_day, table.c.id), self._session_filter(window), batch_size
+            query, (s.c.first_day, table.c.id), self._session_filter(s, window), batch_size
         )
 
     def _pages(

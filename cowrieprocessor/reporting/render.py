@@ -1,20 +1,15 @@
-"""Render report documents: JSON, NDJSON and Rich tables for the terminal.
+"""Render report documents as Rich tables for the terminal (JSON: ``serialize``).
 
 The report document (``docs/report-schema.md``) is a plain mapping built by the report
 builders. This module only reads it: nothing here touches the database.
-
-* :func:`to_json` / :func:`to_ndjson` serialise documents exactly (key order as built,
-  UTF-8 text kept as is, control characters escaped by JSON).
-* :func:`render_report` turns one document into a Rich renderable for operators. Every
-  string that came from the document is rendered with :func:`safe_text`, never as markup.
-  Missing keys are tolerated (shown as ``—``) so a partly built document still renders.
+:func:`render_report` turns one document into a Rich renderable for operators. Every string
+that came from the document is rendered with :func:`safe_text`, never as markup. Missing
+keys are tolerated (shown as ``—``) so a partly built document still renders.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +23,7 @@ from rich.text import Text
 
 from cowrieprocessor.reporting.safe_text import ESCAPE_STYLE, escape_controls, safe_text
 
-__all__ = ["escape_controls", "render_report", "safe_text", "to_json", "to_ndjson"]
+__all__ = ["escape_controls", "render_report", "safe_text"]
 
 MISSING = "—"
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
@@ -39,58 +34,6 @@ SEVERITY_STYLES = {
     "low": "cyan",
     "info": "dim",
 }
-
-# JSON allows these raw inside strings, but Python's str.splitlines() and some log shippers
-# treat them as line breaks; escaping them keeps one document per NDJSON line.
-_LINE_BREAK_ESCAPES = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
-
-
-# --- JSON --------------------------------------------------------------------------------------
-
-
-def _json_default(value: object) -> object:
-    """Serialise the few non-JSON types a builder may hand over (dates, SQL decimals)."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _dumps(document: object, *, indent: int | None) -> str:
-    separators = (",", ": ") if indent is not None else (",", ":")
-    text = json.dumps(
-        document,
-        ensure_ascii=False,
-        allow_nan=False,
-        indent=indent,
-        separators=separators,
-        default=_json_default,
-    )
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"Report document holds text that is not valid Unicode: {exc}") from exc
-    return text.translate(_LINE_BREAK_ESCAPES)
-
-
-def to_json(document: Mapping[str, Any]) -> str:
-    """Serialise one document as indented JSON (2 spaces), keys in the order built.
-
-    Non-ASCII text is written as UTF-8, not ``\\u`` escapes; control characters are escaped
-    as JSON requires, so ``json.loads(to_json(doc)) == doc`` for every JSON-able document.
-    NaN and infinity are refused (``ValueError``): they are not JSON.
-    """
-    return _dumps(document, indent=2)
-
-
-def to_ndjson(documents: Iterable[Mapping[str, Any]]) -> str:
-    """Serialise documents as NDJSON: one compact JSON document per line, each ending in ``\\n``.
-
-    No line holds a raw line break of any kind (U+2028, U+2029 and U+0085 are escaped too).
-    """
-    return "".join(_dumps(document, indent=None) + "\n" for document in documents)
-
 
 # --- small formatting helpers ------------------------------------------------------------------
 

@@ -38,15 +38,25 @@ def live_view(name: str) -> str:
     return f"{name}_live"
 
 
+def create_view(conn: Connection, view: str, name: str, version: int) -> None:
+    """Create the view ``view`` from the SQL file of ``name`` at ``version``."""
+    sql = view_sql(name, version, conn.dialect.name)
+    conn.exec_driver_sql(f"CREATE VIEW {view} AS\n{sql}")
+
+
+def drop_view(conn: Connection, view: str) -> None:
+    """Drop the view ``view`` if it exists."""
+    conn.exec_driver_sql(f"DROP VIEW IF EXISTS {view}")
+
+
 def create_live_view(conn: Connection, name: str, version: int) -> None:
     """Create the view ``<name>_live`` from the SQL file of ``version``."""
-    sql = view_sql(name, version, conn.dialect.name)
-    conn.exec_driver_sql(f"CREATE VIEW {live_view(name)} AS\n{sql}")
+    create_view(conn, live_view(name), name, version)
 
 
 def drop_live_view(conn: Connection, name: str) -> None:
     """Drop the view ``<name>_live`` if it exists."""
-    conn.exec_driver_sql(f"DROP VIEW IF EXISTS {live_view(name)}")
+    drop_view(conn, live_view(name))
 
 
 def key_index_name(table: str) -> str:

@@ -6,6 +6,10 @@ base tables grouped by ``(day, sensor)`` plus the rest of its key. The migration
 twice: as the plain view ``<name>_live`` (always correct, slow) and as the table ``<name>``
 (the rollup the reports read), refreshed bucket by bucket.
 
+``period_values`` sums the top-list figures of the daily rollup tables per ISO week and
+calendar month (through the view ``period_sources``); it has no day, so bucket refreshes
+keep it up to date by difference (``rollups/refresh.py``) instead of replacing rows.
+
 Migrations name the exact version they install; bumping ``version`` here must come with a
 migration that installs that version (see ``alembic/versions/0003_daily_files_vt_label.py``).
 """
@@ -106,9 +110,26 @@ ROLLUPS: tuple[Rollup, ...] = (
         ("client_version",),
     ),
     Rollup("daily_hassh", 1, (*BUCKET, "hassh"), ("sessions",)),
+    Rollup("daily_command_counts", 1, (*BUCKET, "command_count"), ("sessions",)),
 )
 
-BY_NAME: dict[str, Rollup] = {r.name: r for r in ROLLUPS}
+#: Top-list figures per ISO week ('weekly') and calendar month ('monthly'), from the daily
+#: rollup tables. Rebuilt and checked after ROLLUPS, which it reads.
+PERIOD_VALUES = Rollup(
+    "period_values",
+    1,
+    ("kind", "period_start", "figure", "sensor", "value"),
+    ("total",),
+    ("value",),
+)
+#: The view of every figure's values per bucket that PERIOD_VALUES sums, and its version.
+PERIOD_SOURCES = ("period_sources", 1)
+FIGURES = ("username", "password", "combination", "src_ip", "command", "shasum", "url", "vt_label")
+
+#: Every rollup table, in rebuild order.
+ALL_ROLLUPS: tuple[Rollup, ...] = (*ROLLUPS, PERIOD_VALUES)
+
+BY_NAME: dict[str, Rollup] = {r.name: r for r in ALL_ROLLUPS}
 
 
 def get(name: str) -> Rollup:

@@ -6,6 +6,12 @@ only the marks whose generation is still the one it saw. A load that marks a buc
 the refresh runs bumps the generation (or waits for the refresh on SQLite), so its mark
 survives and the next refresh picks it up. Refreshes serialise: on PostgreSQL with a
 transaction-scoped advisory lock, on SQLite with ``BEGIN IMMEDIATE``.
+
+``period_values`` follows by difference: before a bucket's daily rows are replaced, its
+``period_sources`` rows are kept in a temporary table; after, the non-zero differences new -
+old are added to the ISO week and the month of its day (UPSERT), and rows that reach 0 are
+deleted. So a refresh costs the bucket's size, not the month's, and re-refreshing a bucket
+that barely changed writes only what changed.
 """
 
 from __future__ import annotations
@@ -14,11 +20,19 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from cowrieprocessor.rollups.definitions import ROLLUPS, Rollup
+from cowrieprocessor.rollups.definitions import (
+    ALL_ROLLUPS,
+    FIGURES,
+    PERIOD_SOURCES,
+    PERIOD_VALUES,
+    ROLLUPS,
+    Rollup,
+)
 
 #: pg_advisory_xact_lock key serialising refreshes ("cowr" in ASCII).
 ADVISORY_LOCK_KEY = 0x636F7772
@@ -119,6 +133,49 @@ def _bucket_statements(conn: Connection, rollup: Rollup) -> tuple[str, str]:
     return _param_sql(conn, delete), _param_sql(conn, insert)
 
 
+def period_starts(day: date) -> list[tuple[str, date]]:
+    """(kind, first day) of the ISO week and the calendar month holding ``day``."""
+    return [("weekly", day - timedelta(days=day.weekday())), ("monthly", day.replace(day=1))]
+
+
+#: Temporary table holding a bucket's period sources as they were before its refresh.
+_OLD = "period_sources_before"
+
+
+def _period_statements(conn: Connection) -> tuple[str, str, str]:
+    """Create the snapshot table and return the statements keeping ``period_values`` by
+    difference: snapshot a bucket's sources before its daily rows are replaced; UPSERT the
+    non-zero differences new - old into a period; DELETE that period's rows that reached 0."""
+    p = PERIOD_VALUES
+    pg = conn.dialect.name == "postgresql"
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_OLD} (figure TEXT, value TEXT, total BIGINT)"
+        + (" ON COMMIT DROP" if pg else "")
+    )
+    sources = f"{PERIOD_SOURCES[0]} WHERE day = ? AND sensor = ?"
+    snapshot = (
+        f"INSERT INTO {_OLD} (figure, value, total)"
+        f" SELECT figure, value, SUM(total) FROM {sources} GROUP BY figure, value"
+    )
+    target = ", ".join(f"md5({c})" if pg and c in p.hashed else c for c in p.key)
+    # Re-refreshing a bucket whose data barely changed writes only the keys that changed.
+    upsert = (
+        f"INSERT INTO {p.name} ({', '.join(p.columns)})"
+        " SELECT ?, ?, figure, ?, value, SUM(total) FROM ("
+        f" SELECT figure, value, total FROM {sources}"
+        f" UNION ALL SELECT figure, value, -total FROM {_OLD}"
+        ") AS d GROUP BY figure, value HAVING SUM(total) <> 0"
+        f" ON CONFLICT ({target}) DO UPDATE SET total = {p.name}.total + excluded.total"
+    )
+    # figure IN (...) lets the top-list index find the zero rows of each figure.
+    figures = ", ".join(f"'{f}'" for f in FIGURES)
+    delete = (
+        f"DELETE FROM {p.name} WHERE kind = ? AND period_start = ? AND sensor = ?"
+        f" AND figure IN ({figures}) AND total = 0"
+    )
+    return _param_sql(conn, snapshot), _param_sql(conn, upsert), _param_sql(conn, delete)
+
+
 def refresh_buckets(
     conn: Connection,
     buckets: Iterable[tuple[Any, str]],
@@ -132,22 +189,44 @@ def refresh_buckets(
     (day, sensor): both databases push that filter below the view's GROUP BY onto the
     ``session_summaries (first_day, sensor)`` index, so the cost is the bucket's size,
     not the history's. A derived rollup sums its source's fresh rows of the bucket instead.
+    ``period_values`` moves by the bucket's difference.
     """
     statements = {r.name: _bucket_statements(conn, r) for r in rollups}
-    for day, sensor in buckets:
+    snapshot, apply_difference, drop_empty = _period_statements(conn)
+    pg = conn.dialect.name == "postgresql"
+    for bucket_day, sensor in buckets:
+        day = bucket_day if isinstance(bucket_day, date) else date.fromisoformat(bucket_day)
+        periods = [(kind, _param(conn, start)) for kind, start in period_starts(day)]
+        # TRUNCATE on PostgreSQL: a DELETE leaves dead rows that nothing vacuums in a
+        # temporary table, and every later bucket would scan them again.
+        conn.exec_driver_sql(f"{'TRUNCATE' if pg else 'DELETE FROM'} {_OLD}")
+        conn.exec_driver_sql(snapshot, (bucket_day, sensor))
         for rollup in rollups:
             stats.current = rollup.name
             delete, insert = statements[rollup.name]
             stats.rows_deleted[rollup.name] += max(
-                conn.exec_driver_sql(delete, (day, sensor)).rowcount, 0
+                conn.exec_driver_sql(delete, (bucket_day, sensor)).rowcount, 0
             )
             stats.rows_inserted[rollup.name] += max(
-                conn.exec_driver_sql(insert, (day, sensor)).rowcount, 0
+                conn.exec_driver_sql(insert, (bucket_day, sensor)).rowcount, 0
+            )
+        for kind, start in periods:
+            difference = (kind, start, sensor, bucket_day, sensor)
+            stats.rows_inserted[PERIOD_VALUES.name] += max(
+                conn.exec_driver_sql(apply_difference, difference).rowcount, 0
+            )
+            stats.rows_deleted[PERIOD_VALUES.name] += max(
+                conn.exec_driver_sql(drop_empty, (kind, start, sensor)).rowcount, 0
             )
         stats.buckets_done += 1
         if on_progress is not None:
             on_progress(stats)
     stats.current = None
+
+
+def _param(conn: Connection, day: date) -> Any:
+    """A date as the driver binds it: ISO text for sqlite3 (its date adapter is deprecated)."""
+    return day if conn.dialect.name == "postgresql" else day.isoformat()
 
 
 def refresh_dirty(engine: Engine, on_progress: ProgressCallback | None = None) -> RefreshStats:
@@ -178,10 +257,10 @@ def rebuild_all(engine: Engine, on_progress: ProgressCallback | None = None) -> 
         conn.execution_options(sqlite_begin="IMMEDIATE")
         _begin_exclusive(conn)
         marks = _snapshot(conn)
-        stats.buckets_total = len(ROLLUPS)  # a full rebuild goes rollup by rollup
+        stats.buckets_total = len(ALL_ROLLUPS)  # a full rebuild goes rollup by rollup
         if on_progress is not None:
             on_progress(stats)
-        for rollup in ROLLUPS:
+        for rollup in ALL_ROLLUPS:
             stats.current = rollup.name
             stats.rows_deleted[rollup.name] += max(
                 conn.exec_driver_sql(f"DELETE FROM {rollup.name}").rowcount, 0
@@ -214,7 +293,7 @@ def check(engine: Engine, limit: int = 20) -> list[Difference]:
     """
     differences: list[Difference] = []
     with engine.connect() as conn:
-        for rollup in ROLLUPS:
+        for rollup in ALL_ROLLUPS:
             cols = ", ".join(rollup.columns)
             order = ", ".join(str(i + 1) for i in range(len(rollup.key)))
             for kind, left, right in (
@@ -241,6 +320,7 @@ __all__ = [
     "RefreshStats",
     "check",
     "dirty_buckets",
+    "period_starts",
     "rebuild_all",
     "refresh_buckets",
     "refresh_dirty",
