@@ -77,6 +77,18 @@ def test_derived_rollups_sum_an_earlier_finer_rollup() -> None:
         assert set(rollup.values) <= set(source.values)
 
 
+def test_credential_rollups_read_only_login_events(engine: Engine) -> None:
+    sql = "SELECT * FROM daily_credentials_live WHERE day = '2026-01-01' AND sensor = 's'"
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")  # an empty table would be scanned
+            plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {sql}").scalars())
+        else:
+            plan = "\n".join(r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+        conn.rollback()
+    assert "ix_raw_events_logins" in plan, plan
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_any_order_of_ingests_and_refreshes(engine: Engine, tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)

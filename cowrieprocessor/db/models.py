@@ -31,6 +31,10 @@ class Base(DeclarativeBase):
     metadata = METADATA
 
 
+#: The predicate of the partial index on login events (the credential rollups' filter).
+LOGIN_EVENTS = "event_type IN ('cowrie.login.success', 'cowrie.login.failed')"
+
+
 class RawEvent(Base):
     """One distinct Cowrie event; ``event_hash`` makes re-ingest and duplicates harmless.
 
@@ -57,6 +61,14 @@ class RawEvent(Base):
     __table_args__ = (
         UniqueConstraint("event_timestamp", "event_hash"),
         Index(None, "sensor", "session_id"),
+        # The login events of a session, for the credential rollups (a fifth of all events).
+        Index(
+            "ix_raw_events_logins",
+            "sensor",
+            "session_id",
+            sqlite_where=text(LOGIN_EVENTS),
+            postgresql_where=text(LOGIN_EVENTS),
+        ),
     )
 
 
