@@ -8,10 +8,12 @@ run with ``timezone=UTC``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from sqlalchemy import Connection
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 def insert_rows(
@@ -41,6 +43,9 @@ def insert_rows(
             f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}", list(rows)
         )
         return result.rowcount
+    # Imported here: reports import this module (clear_table) and must not load psycopg.
+    from psycopg.errors import UniqueViolation
+
     raw = conn.connection.driver_connection
     assert raw is not None
     if not on_conflict:
@@ -51,7 +56,7 @@ def insert_rows(
             with raw.transaction():  # a savepoint inside the batch's transaction
                 _copy(raw, table, names, rows)
             return len(rows)
-        except psycopg.errors.UniqueViolation:
+        except UniqueViolation:
             pass
     stage = f"stage_{table}"
     with raw.cursor() as cur:
@@ -63,8 +68,18 @@ def insert_rows(
     with raw.cursor() as cur:
         cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {on_conflict}")
         inserted = cur.rowcount
-        cur.execute(f"TRUNCATE {stage}")  # a DELETE would leave dead rows to scan next time
+        cur.execute(f"TRUNCATE {stage}")  # see clear_table
     return inserted
+
+
+def clear_table(conn: Connection, table: str) -> None:
+    """Empty a temporary work table inside the connection's transaction.
+
+    PostgreSQL gets ``TRUNCATE``: a ``DELETE`` would leave dead rows that nothing vacuums in
+    a temporary table, and every later statement of a long load or refresh would scan them.
+    """
+    verb = "TRUNCATE" if conn.dialect.name == "postgresql" else "DELETE FROM"
+    conn.exec_driver_sql(f"{verb} {table}")
 
 
 def _copy(

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Column, Connection, MetaData, String, Table, delete, select, tuple_
 
-from cowrieprocessor.db.bulk import insert_rows
+from cowrieprocessor.db.bulk import clear_table, insert_rows
 from cowrieprocessor.db.models import CommandStat, FileTransfer, RawEvent, SessionSummary
 from cowrieprocessor.ingest.batches import EventRow, SessionRows
 from cowrieprocessor.ingest.sessions import (
@@ -52,12 +52,7 @@ def prepare(conn: Connection) -> None:
 
 def set_touched(conn: Connection, keys: Iterable[SessionKey]) -> None:
     """Make ``touched_sessions`` hold exactly ``keys``."""
-    if conn.dialect.name == "postgresql":
-        # DELETE would leave dead rows that every later statement of the load scans again
-        # (nothing vacuums a temporary table).
-        conn.exec_driver_sql("TRUNCATE touched_sessions")
-    else:
-        conn.execute(delete(touched_sessions))
+    clear_table(conn, "touched_sessions")
     rows = list(keys)
     if rows:
         insert_rows(conn, "touched_sessions", ("sensor", "session_id"), rows)

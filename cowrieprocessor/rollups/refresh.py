@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from cowrieprocessor.db.bulk import clear_table
 from cowrieprocessor.rollups.definitions import (
     ALL_ROLLUPS,
     FIGURES,
@@ -193,13 +194,10 @@ def refresh_buckets(
     """
     statements = {r.name: _bucket_statements(conn, r) for r in rollups}
     snapshot, apply_difference, drop_empty = _period_statements(conn)
-    pg = conn.dialect.name == "postgresql"
     for bucket_day, sensor in buckets:
         day = bucket_day if isinstance(bucket_day, date) else date.fromisoformat(bucket_day)
         periods = [(kind, _param(conn, start)) for kind, start in period_starts(day)]
-        # TRUNCATE on PostgreSQL: a DELETE leaves dead rows that nothing vacuums in a
-        # temporary table, and every later bucket would scan them again.
-        conn.exec_driver_sql(f"{'TRUNCATE' if pg else 'DELETE FROM'} {_OLD}")
+        clear_table(conn, _OLD)
         conn.exec_driver_sql(snapshot, (bucket_day, sensor))
         for rollup in rollups:
             stats.current = rollup.name
