@@ -196,6 +196,23 @@ def test_compressed_files_are_read_once(engine: Engine, tmp_path: Path) -> None:
     assert first.events_new > 0 and again.files_unchanged == again.files
 
 
+def test_a_damaged_file_is_set_aside_and_the_run_goes_on(engine: Engine, tmp_path: Path) -> None:
+    events = clean_events(SMALL)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    write_lines(logs / "a.json", events[:100])
+    (logs / "b.json.gz").write_bytes(b"this is not gzip data\n")
+    write_lines(logs / "c.json", events[100:200])
+    stats = ingest(engine, logs)
+    assert stats.files_done == 3 and stats.events_new == 200
+    assert stats.dead_letters == {"read_error": 1}
+    with engine.connect() as conn:
+        letter = conn.execute(select(DeadLetter.source, DeadLetter.raw)).one()
+    assert letter.source.endswith("b.json.gz") and "Not a gzipped file" in letter.raw
+    again = ingest(engine, logs)  # compressed logs are immutable: not read again
+    assert again.files_unchanged == 3 and not again.dead_letters
+
+
 def test_missing_sensor_is_filled_from_the_option(engine: Engine, tmp_path: Path) -> None:
     events = clean_events(SMALL)[:50]
     for event in events:

@@ -15,6 +15,7 @@ from cowrieprocessor.ingest.reader import (
     first_line_hash,
     iter_records,
     open_log,
+    read_records,
 )
 
 
@@ -65,6 +66,41 @@ def test_compressed_files_read_like_plain_ones(tmp_path: Path) -> None:
         with open_log(tmp_path / name) as fh:
             assert [r.data for r in iter_records(fh)] == [b'{"a":1}\n', b'{"b":2}\n']
     assert first_line_hash(tmp_path / "c.json.gz") == first_line_hash(tmp_path / "c.json.bz2")
+
+
+def damaged(data: bytes) -> bytes:
+    """``data`` with a stretch of its middle flipped."""
+    out = bytearray(data)
+    for i in range(len(out) // 2, len(out) // 2 + 64):
+        out[i] ^= 0x55
+    return bytes(out)
+
+
+def test_a_file_that_cannot_be_read_ends_with_a_read_error(tmp_path: Path) -> None:
+    lines = b"".join(b'{"n":%d,"pad":"%s"}\n' % (i, b"x" * (i % 50)) for i in range(3000))
+    (tmp_path / "a.json.gz").write_bytes(damaged(gzip.compress(lines)))
+    (tmp_path / "b.json.bz2").write_bytes(damaged(bz2.compress(lines)))
+    (tmp_path / "c.json.gz").write_bytes(b"not gzip at all\n")
+    for name in ("a.json.gz", "b.json.bz2", "c.json.gz", "gone.json"):
+        got = list(read_records(tmp_path / name))
+        last = got[-1]
+        assert last.problem == "read_error", name
+        assert last.offset == last.end == (got[-2].end if len(got) > 1 else 0)
+        assert all(r.problem is None for r in got[:-1])
+        assert sum(len(r.data) for r in got[:-1]) == last.offset  # gzip may yield garbage first
+    assert b"Not a gzipped file" in got_message(tmp_path / "c.json.gz")
+    assert b"FileNotFoundError" in got_message(tmp_path / "gone.json")
+
+
+def got_message(path: Path) -> bytes:
+    return list(read_records(path))[-1].data
+
+
+def test_read_records_resumes_at_an_offset(tmp_path: Path) -> None:
+    (tmp_path / "c.json.gz").write_bytes(gzip.compress(b'{"a":1}\n{"b":2}\n'))
+    assert [(r.offset, r.data) for r in read_records(tmp_path / "c.json.gz", 8)] == [
+        (8, b'{"b":2}\n')
+    ]
 
 
 def test_discover_files_dirs_and_globs(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 from cowrieprocessor.ingest.parse import BadRecord, parse_fields
-from cowrieprocessor.ingest.reader import iter_records, open_log
+from cowrieprocessor.ingest.reader import read_records
 from cowrieprocessor.ingest.sessions import SessionFacts
 
 SessionKey = tuple[str, str]
@@ -103,43 +103,40 @@ def prepare_batches(
         sessions = {key: session_rows(session) for key, session in facts.items()}
         return PreparedBatch(list(rows.values()), sessions, events, dead, records, position, stamp)
 
-    with open_log(path) as fh:
-        if start:
-            fh.seek(start)
-        for offset, end, data, complete, problem in iter_records(fh, start):
-            records += 1
-            if problem is not None:
-                dead.append((offset, problem, data))
-            else:
-                try:
-                    h, session_id, sensor, kind, ts, src_ip, text, payload = parse_fields(
-                        data, default_sensor
-                    )
-                except BadRecord as bad:
-                    if not complete:
-                        dead.append((offset, "truncated_line", data))
-                        if not compressed:
-                            break
-                    else:
-                        dead.append((offset, bad.reason, data))
+    for offset, end, data, complete, problem in read_records(path, start):
+        records += 1
+        if problem is not None:
+            dead.append((offset, problem, data))
+        else:
+            try:
+                h, session_id, sensor, kind, ts, src_ip, text, payload = parse_fields(
+                    data, default_sensor
+                )
+            except BadRecord as bad:
+                if not complete:
+                    dead.append((offset, "truncated_line", data))
+                    if not compressed:
+                        break
                 else:
-                    events += 1
-                    if h not in rows:
-                        row = (h, session_id, sensor, kind, ts, src_ip, text, source, offset, stamp)
-                        rows[h] = row
-                        session = facts.get((sensor, session_id))
-                        if session is None:
-                            session = facts[sensor, session_id] = SessionFacts(sensor, session_id)
-                        session.add(kind, ts, h, src_ip, payload)
-            position = end
-            if events + len(dead) >= batch_size:
-                # Hand the batch over holding no reference to it here, so the consumer
-                # frees it (and collects garbage cheaply) before asking for the next one.
-                full = [finish()]
-                rows, facts, dead = {}, {}, []
-                events = records = 0
-                stamp = _now()
-                yield full.pop()
+                    dead.append((offset, bad.reason, data))
+            else:
+                events += 1
+                if h not in rows:
+                    row = (h, session_id, sensor, kind, ts, src_ip, text, source, offset, stamp)
+                    rows[h] = row
+                    session = facts.get((sensor, session_id))
+                    if session is None:
+                        session = facts[sensor, session_id] = SessionFacts(sensor, session_id)
+                    session.add(kind, ts, h, src_ip, payload)
+        position = end
+        if events + len(dead) >= batch_size:
+            # Hand the batch over holding no reference to it here, so the consumer
+            # frees it (and collects garbage cheaply) before asking for the next one.
+            full = [finish()]
+            rows, facts, dead = {}, {}, []
+            events = records = 0
+            stamp = _now()
+            yield full.pop()
     yield finish()
 
 

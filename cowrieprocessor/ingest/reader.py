@@ -12,6 +12,7 @@ import glob
 import gzip
 import hashlib
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
@@ -22,6 +23,9 @@ MAX_RECORD_BYTES = 16 * 1024 * 1024
 MAX_RECORD_LINES = 10_000
 _FIRST_LINE_BYTES = 64 * 1024
 _COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open}
+#: What reading a found log can raise: a file gone or unreadable since it was found, a disk
+#: error, damaged gzip or bzip2 data (``OSError``, ``EOFError`` or ``zlib.error``).
+READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
 class Record(NamedTuple):
@@ -83,6 +87,26 @@ def first_line_hash(path: Path) -> str | None:
     except (OSError, EOFError):
         return None
     return hashlib.blake2b(line, digest_size=16).hexdigest() if line else None
+
+
+def read_records(path: Path, start: int = 0) -> Iterator[Record]:
+    """The records of the log at ``path`` from byte ``start`` of its (decompressed) stream.
+
+    If reading fails, the records read so far stand and a last ``read_error`` record, at the
+    end of the last good one, carries the error message: the rest of the file is set aside
+    and the run goes on.
+    """
+    offset = start
+    try:
+        with open_log(path) as fh:
+            if start:
+                fh.seek(start)
+            for record in iter_records(fh, start):
+                offset = record.end
+                yield record
+    except READ_ERRORS as exc:
+        message = f"{type(exc).__name__}: {exc}".encode()
+        yield Record(offset, offset, message, True, "read_error")
 
 
 def iter_records(fh: BinaryIO, start: int = 0) -> Iterator[Record]:
