@@ -15,7 +15,13 @@ from reference import load_events, session_summaries
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from cowrieprocessor.db.models import DeadLetter, IngestSource, RawEvent, SessionSummary
+from cowrieprocessor.db.models import (
+    DeadLetter,
+    FileTransfer,
+    IngestSource,
+    RawEvent,
+    SessionSummary,
+)
 from cowrieprocessor.ingest.loader import IngestStats, Loader
 from cowrieprocessor.ingest.reader import discover
 from cowrieprocessor.testing.generator import SampleConfig, generate_sessions, write_sample_logs
@@ -211,6 +217,42 @@ def test_a_damaged_file_is_set_aside_and_the_run_goes_on(engine: Engine, tmp_pat
     assert letter.source.endswith("b.json.gz") and "Not a gzipped file" in letter.raw
     again = ingest(engine, logs)  # compressed logs are immutable: not read again
     assert again.files_unchanged == 3 and not again.dead_letters
+
+
+def test_values_longer_than_their_columns_behave_alike(engine: Engine, tmp_path: Path) -> None:
+    """PostgreSQL would refuse them and SQLite store them: both set them aside the same way."""
+    base = {"eventid": "cowrie.session.closed", "timestamp": "2024-03-01T10:00:00.000000Z"}
+    base |= {"src_ip": "10.0.0.1", "sensor": "edge-1"}
+    sessions = iter(f"{n:08x}" for n in range(100))
+
+    def event(**fields: object) -> dict:
+        return {**base, "session": next(sessions), **fields}
+
+    events = [
+        event(eventid="cowrie." + "x" * 129),
+        event(sensor="S" * 256),
+        event(src_ip="9" * 65),
+        event(eventid="cowrie.session.connect", protocol="p" * 17),
+        event(eventid="cowrie.client.kex", hassh="h" * 65),
+        event(eventid="cowrie.session.file_download", url="http://x/", shasum="a" * 129),
+        event(sensor="S" * 255, src_ip="9" * 64, eventid="cowrie.session.connect", protocol="ssh"),
+    ]
+    write_lines(tmp_path / "cowrie.json", events)
+    stats = ingest(engine, tmp_path / "cowrie.json")
+    assert stats.dead_letters == {"bad_eventid": 1, "bad_sensor": 1, "bad_src_ip": 1}
+    assert stats.events_new == 4
+    with engine.connect() as conn:
+        summaries = conn.execute(
+            select(SessionSummary.sensor, SessionSummary.protocol, SessionSummary.hassh)
+        ).all()
+        shasums = conn.scalars(select(FileTransfer.shasum)).all()
+        payloads = conn.scalars(select(RawEvent.payload)).all()
+    # Too long for its column: absent in the derived rows, whole in the stored event.
+    assert sorted(summaries, key=str) == sorted(
+        [(base["sensor"], None, None)] * 3 + [("S" * 255, "ssh", None)], key=str
+    )
+    assert shasums == [None]
+    assert {p.get("protocol") for p in payloads} >= {"p" * 17}
 
 
 def test_missing_sensor_is_filled_from_the_option(engine: Engine, tmp_path: Path) -> None:

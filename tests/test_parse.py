@@ -107,6 +107,9 @@ def test_long_commands_are_kept_intact() -> None:
         (line(session=None), "missing_session"),
         (line(session=""), "missing_session"),
         (line(session="x" * 200), "bad_session"),
+        (line(eventid="cowrie." + "x" * 200), "bad_eventid"),
+        (line(sensor="s" * 256), "bad_sensor"),
+        (line(src_ip="9" * 65), "bad_src_ip"),
     ],
 )
 def test_bad_records_have_reasons(data: bytes, reason: str) -> None:

@@ -180,6 +180,15 @@ def test_user_errors_are_one_line(
     assert result.stdout == ""
 
 
+def test_an_impossible_sensor_name_is_refused(empty_db_url: str, tmp_path: Path) -> None:
+    (tmp_path / "cowrie.json").write_text("")
+    for name in ("", "s" * 256):
+        result = run(
+            empty_db_url, tmp_path, "ingest", str(tmp_path / "cowrie.json"), "--sensor", name
+        )
+        assert result.exit_code == 2 and "a sensor name has 1 to 255 characters" in result.stderr
+
+
 def test_empty_database_is_one_line(empty_db_url: str, tmp_path: Path) -> None:
     for args in (["show", "daily"], ["show", "monthly", "2024-03", "--format", "json"]):
         result = run(empty_db_url, tmp_path, *args)

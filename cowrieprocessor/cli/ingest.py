@@ -21,6 +21,7 @@ from cowrieprocessor.cli.common import (
     user_errors,
 )
 from cowrieprocessor.cli.refresh import refresh_line, run_refresh
+from cowrieprocessor.db import limits
 from cowrieprocessor.ingest.loader import DEFAULT_BATCH_SIZE, IngestStats, Loader
 from cowrieprocessor.ingest.reader import discover
 
@@ -74,9 +75,15 @@ def _summary_table(stats: IngestStats) -> Table:
     return table
 
 
+def _sensor_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not 0 < len(value) <= limits.SENSOR:
+        raise click.BadParameter(f"a sensor name has 1 to {limits.SENSOR} characters")
+    return value
+
+
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--sensor", help="Sensor name for events that lack one.")
+@click.option("--sensor", callback=_sensor_name, help="Sensor name for events that lack one.")
 @click.option("--full", is_flag=True, help="Re-read every file from the start.")
 @click.option(
     "--batch-size",

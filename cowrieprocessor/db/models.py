@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from cowrieprocessor.db import limits
 from cowrieprocessor.db.tables import METADATA
 from cowrieprocessor.db.types import BigId, JSONDocument, UTCDateTime
 
@@ -48,11 +49,11 @@ class RawEvent(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_hash: Mapped[str] = mapped_column(String(32))
-    session_id: Mapped[str] = mapped_column(String(64))
-    sensor: Mapped[str] = mapped_column(String(255))
-    event_type: Mapped[str] = mapped_column(String(128))
+    session_id: Mapped[str] = mapped_column(String(limits.SESSION_ID))
+    sensor: Mapped[str] = mapped_column(String(limits.SENSOR))
+    event_type: Mapped[str] = mapped_column(String(limits.EVENT_TYPE))
     event_timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
-    src_ip: Mapped[str | None] = mapped_column(String(64))
+    src_ip: Mapped[str | None] = mapped_column(String(limits.SRC_IP))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     source: Mapped[str | None] = mapped_column(Text)
     source_offset: Mapped[int | None] = mapped_column(BigInteger)
@@ -77,17 +78,17 @@ class SessionSummary(Base):
 
     __tablename__ = "session_summaries"
 
-    sensor: Mapped[str] = mapped_column(String(255), primary_key=True)
-    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    src_ip: Mapped[str | None] = mapped_column(String(64))
-    protocol: Mapped[str | None] = mapped_column(String(16))
+    sensor: Mapped[str] = mapped_column(String(limits.SENSOR), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(limits.SESSION_ID), primary_key=True)
+    src_ip: Mapped[str | None] = mapped_column(String(limits.SRC_IP))
+    protocol: Mapped[str | None] = mapped_column(String(limits.PROTOCOL))
     first_event_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: UTC day of the first event: the day (and report window) the session belongs to.
     first_day: Mapped[date] = mapped_column(Date)
     last_event_at: Mapped[datetime] = mapped_column(UTCDateTime)
     duration_seconds: Mapped[float] = mapped_column(Float)
     client_version: Mapped[str | None] = mapped_column(Text)
-    hassh: Mapped[str | None] = mapped_column(String(64))
+    hassh: Mapped[str | None] = mapped_column(String(limits.HASSH))
     login_attempts: Mapped[int] = mapped_column(Integer)
     login_successes: Mapped[int] = mapped_column(Integer)
     username: Mapped[str | None] = mapped_column(Text)
@@ -112,8 +113,8 @@ class CommandStat(Base):
     __tablename__ = "command_stats"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    sensor: Mapped[str] = mapped_column(String(255))
-    session_id: Mapped[str] = mapped_column(String(64))
+    sensor: Mapped[str] = mapped_column(String(limits.SENSOR))
+    session_id: Mapped[str] = mapped_column(String(limits.SESSION_ID))
     command: Mapped[str] = mapped_column(Text)
     occurrences: Mapped[int] = mapped_column(Integer)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -128,11 +129,11 @@ class FileTransfer(Base):
     __tablename__ = "files"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    sensor: Mapped[str] = mapped_column(String(255))
-    session_id: Mapped[str] = mapped_column(String(64))
+    sensor: Mapped[str] = mapped_column(String(limits.SENSOR))
+    session_id: Mapped[str] = mapped_column(String(limits.SESSION_ID))
     direction: Mapped[str] = mapped_column(String(8))
     url: Mapped[str | None] = mapped_column(Text)
-    shasum: Mapped[str | None] = mapped_column(String(128))
+    shasum: Mapped[str | None] = mapped_column(String(limits.SHASUM))
     outfile: Mapped[str | None] = mapped_column(Text)
     occurrences: Mapped[int] = mapped_column(Integer)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -183,5 +184,5 @@ class RollupDirty(Base):
     __tablename__ = "rollup_dirty"
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    sensor: Mapped[str] = mapped_column(String(255), primary_key=True)
+    sensor: Mapped[str] = mapped_column(String(limits.SENSOR), primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger)

@@ -22,6 +22,8 @@ from sqlalchemy import (
     table,
 )
 
+from cowrieprocessor.db import limits
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -35,8 +37,8 @@ METADATA = MetaData(naming_convention=NAMING_CONVENTION)
 #: The columns of ``session_summaries`` (``models.SessionSummary``) reports select on.
 session_summaries = table(
     "session_summaries",
-    column("sensor", String(255)),
-    column("session_id", String(64)),
+    column("sensor", String(limits.SENSOR)),
+    column("session_id", String(limits.SESSION_ID)),
     column("first_day", Date),
     column("command_count", Integer),
 )
@@ -51,7 +53,7 @@ def _rollup_table(name: str, *columns: Column[Any]) -> Table:
         name,
         METADATA,
         Column("day", Date, nullable=False),
-        Column("sensor", String(255), nullable=False),
+        Column("sensor", String(limits.SENSOR), nullable=False),
         *columns,
     )
 
@@ -87,7 +89,7 @@ daily_files = _rollup_table(
     "daily_files",
     Column("direction", String(8), nullable=False),
     Column("url", Text, nullable=False),
-    Column("shasum", String(128), nullable=False),
+    Column("shasum", String(limits.SHASUM), nullable=False),
     Column("vt_label", Text, nullable=False),
     _count("transfers"),
     _count("sessions"),
@@ -112,16 +114,18 @@ daily_passwords = _rollup_table(
     _count("successes"),
 )
 daily_src_ips = _rollup_table(
-    "daily_src_ips", Column("src_ip", String(64), nullable=False), _count("sessions")
+    "daily_src_ips", Column("src_ip", String(limits.SRC_IP), nullable=False), _count("sessions")
 )
 daily_protocols = _rollup_table(
-    "daily_protocols", Column("protocol", String(16), nullable=False), _count("sessions")
+    "daily_protocols",
+    Column("protocol", String(limits.PROTOCOL), nullable=False),
+    _count("sessions"),
 )
 daily_client_versions = _rollup_table(
     "daily_client_versions", Column("client_version", Text, nullable=False), _count("sessions")
 )
 daily_hassh = _rollup_table(
-    "daily_hassh", Column("hassh", String(64), nullable=False), _count("sessions")
+    "daily_hassh", Column("hassh", String(limits.HASSH), nullable=False), _count("sessions")
 )
 daily_command_counts = _rollup_table(
     "daily_command_counts", Column("command_count", Integer, nullable=False), _count("sessions")
@@ -135,7 +139,7 @@ period_values = Table(
     Column("kind", String(7), nullable=False),
     Column("period_start", Date, nullable=False),
     Column("figure", String(16), nullable=False),
-    Column("sensor", String(255), nullable=False),
+    Column("sensor", String(limits.SENSOR), nullable=False),
     Column("value", Text, nullable=False),
     _count("total"),
 )

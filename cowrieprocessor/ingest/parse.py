@@ -16,10 +16,11 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from cowrieprocessor.db import limits
+
 REPLACEMENT = "\ufffd"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _SORTED = orjson.OPT_SORT_KEYS
-MAX_SESSION_ID = 64
 
 
 class BadRecord(Exception):
@@ -106,20 +107,26 @@ def parse_fields(data: bytes, default_sensor: str | None = None) -> tuple[Any, .
     event_type = get("eventid")
     if type(event_type) is not str or not event_type.startswith("cowrie."):
         raise BadRecord("not_a_cowrie_event")
+    if len(event_type) > limits.EVENT_TYPE:
+        raise BadRecord("bad_eventid")
     if "timestamp" not in obj:
         raise BadRecord("missing_timestamp")
     timestamp = normalize_timestamp(obj["timestamp"])
     session_id = get("session")
     if type(session_id) is not str or not session_id:
         raise BadRecord("missing_session")
-    if len(session_id) > MAX_SESSION_ID:
+    if len(session_id) > limits.SESSION_ID:
         raise BadRecord("bad_session")
     sensor = get("sensor")
     if type(sensor) is not str or not sensor:
         sensor = default_sensor or "unknown"
+    elif len(sensor) > limits.SENSOR:
+        raise BadRecord("bad_sensor")
     src_ip = get("src_ip")
     if type(src_ip) is not str:
         src_ip = None
+    elif len(src_ip) > limits.SRC_IP:
+        raise BadRecord("bad_src_ip")
     canonical = _canonical(obj)
     return (
         blake2b(canonical, digest_size=16).hexdigest(),

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from cowrieprocessor.db import limits
+
 LOGIN_SUCCESS = "cowrie.login.success"
 LOGIN_FAILED = "cowrie.login.failed"
 COMMAND_INPUT = "cowrie.command.input"
@@ -29,6 +31,11 @@ def as_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return orjson.dumps(value).decode()
+
+
+def _fitting(value: str | None, limit: int) -> str | None:
+    """``value``, or None when it is longer than its column (the event keeps it whole)."""
+    return value if value is None or len(value) <= limit else None
 
 
 def _as_int(value: Any) -> int | None:
@@ -108,7 +115,11 @@ class SessionFacts:
         if src_ip is not None and (self.src_ip is None or src_ip < self.src_ip):
             self.src_ip = src_ip
         protocol = payload.get("protocol")
-        if isinstance(protocol, str) and (self.protocol is None or protocol > self.protocol):
+        if (
+            isinstance(protocol, str)
+            and len(protocol) <= limits.PROTOCOL
+            and (self.protocol is None or protocol > self.protocol)
+        ):
             self.protocol = protocol
         self.counts[event_type] += 1
         if event_type == COMMAND_INPUT:
@@ -136,7 +147,7 @@ class SessionFacts:
             key = (
                 "download" if download else "upload",
                 as_text(payload.get("url" if download else "filename")),
-                as_text(payload.get("shasum")),
+                _fitting(as_text(payload.get("shasum")), limits.SHASUM),
                 as_text(payload.get("outfile")),
             )
             seen = self.transfers.get(key)
@@ -159,7 +170,11 @@ class SessionFacts:
                     self.version = version
         elif event_type == CLIENT_KEX:
             hassh = payload.get("hassh")
-            if isinstance(hassh, str) and (self.hassh is None or hassh > self.hassh):
+            if (
+                isinstance(hassh, str)
+                and len(hassh) <= limits.HASSH
+                and (self.hassh is None or hassh > self.hassh)
+            ):
                 self.hassh = hassh
 
     # -- rows ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Column, Connection, MetaData, String, Table, delete, select, tuple_
 
+from cowrieprocessor.db import limits
 from cowrieprocessor.db.bulk import clear_table, insert_rows
 from cowrieprocessor.db.models import CommandStat, FileTransfer, RawEvent, SessionSummary
 from cowrieprocessor.ingest.batches import EventRow, SessionRows
@@ -29,8 +30,8 @@ SessionKey = tuple[str, str]
 touched_sessions = Table(
     "touched_sessions",
     MetaData(),
-    Column("sensor", String(255), primary_key=True),
-    Column("session_id", String(64), primary_key=True),
+    Column("sensor", String(limits.SENSOR), primary_key=True),
+    Column("session_id", String(limits.SESSION_ID), primary_key=True),
     prefixes=["TEMPORARY"],
 )
 
