@@ -41,7 +41,18 @@ def test_timestamps_become_utc_text(value: str, expected: str) -> None:
     assert normalize_timestamp(value) == expected
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2024-13-01T00:00:00Z", "", 1709294400, None])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yesterday",
+        "2024-13-01T00:00:00Z",
+        "",
+        1709294400,
+        None,
+        "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+        "9999-12-31T23:59:59-01:00",  # after year 9999 in UTC
+    ],
+)
 def test_bad_timestamps_are_rejected(value: object) -> None:
     with pytest.raises(BadRecord) as info:
         normalize_timestamp(value)
@@ -116,6 +127,28 @@ def test_bad_records_have_reasons(data: bytes, reason: str) -> None:
     with pytest.raises(BadRecord) as info:
         parse_record(data)
     assert info.value.reason == reason
+
+
+def nested(depth: int, leaf: bytes) -> bytes:
+    """An event whose ``x`` nests arrays so that the whole record is ``depth`` levels deep."""
+    return line(x=None)[:-1] + b',"x":' + b"[" * (depth - 1) + leaf + b"]" * (depth - 1) + b"}"
+
+
+@pytest.mark.parametrize(
+    "leaf", [b'"plain"', b'"\\u0000"', b'"\xff"', b"123456789012345678901234567890"]
+)
+def test_nesting_limit_is_the_same_on_every_path(leaf: bytes) -> None:
+    """Fast path, escapes, invalid UTF-8 and huge integers take different routes through the
+    parser; all accept 255 levels and set deeper records aside, however deep."""
+    value, depth = json.loads(parse_record(nested(255, leaf)).payload_json)["x"], 1
+    while isinstance(value, list):
+        value, depth = value[0], depth + 1
+    assert depth == 255
+    assert value in ("plain", "\ufffd") or value == float(leaf)  # orjson reads huge ints as floats
+    for depth in (256, 1024, 1025, 100_000):
+        with pytest.raises(BadRecord) as info:
+            parse_record(nested(depth, leaf))
+        assert info.value.reason == "too_deep"
 
 
 def test_nul_invalid_utf8_and_surrogates_become_replacement_characters() -> None:

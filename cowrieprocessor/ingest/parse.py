@@ -21,6 +21,8 @@ from cowrieprocessor.db import limits
 REPLACEMENT = "\ufffd"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _SORTED = orjson.OPT_SORT_KEYS
+#: Deepest nesting of objects and arrays accepted (orjson's own limit when writing JSON).
+MAX_DEPTH = 255
 
 
 class BadRecord(Exception):
@@ -56,6 +58,13 @@ def _clean(value: Any) -> Any:
 
 def _load(data: bytes) -> Any:
     try:
+        return _decode(data)
+    except RecursionError:  # far deeper than MAX_DEPTH
+        raise BadRecord("too_deep") from None
+
+
+def _decode(data: bytes) -> Any:
+    try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError:
         # Slow path: invalid UTF-8, lone surrogates, raw control characters.
@@ -72,8 +81,26 @@ def _load(data: bytes) -> Any:
 def _canonical(obj: dict[str, Any]) -> bytes:
     try:
         return orjson.dumps(obj, option=_SORTED)
-    except TypeError:  # integers beyond 64 bits
-        return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    except TypeError:  # integers beyond 64 bits, or nested deeper than orjson writes
+        pass
+    if _depth(obj) > MAX_DEPTH:
+        raise BadRecord("too_deep")
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _depth(obj: Any) -> int:
+    """Nesting depth of a JSON value (a scalar is 0), without recursion."""
+    deepest = 0
+    stack = [(obj, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            depth += 1
+            deepest = max(deepest, depth)
+            stack.extend((item, depth) for item in value)
+    return deepest
 
 
 def normalize_timestamp(value: Any) -> str:
@@ -82,13 +109,15 @@ def normalize_timestamp(value: Any) -> str:
         raise BadRecord("bad_timestamp")
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        # Fast path: the two shapes Cowrie writes for UTC, already validated above.
+        if (len(value) == 27 and value[26] == "Z") or (
+            len(value) == 31 and value.endswith("+0000")
+        ):
+            return f"{value[:10]} {value[11:26]}"
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # OverflowError: out of range once shifted to UTC
         raise BadRecord("bad_timestamp") from None
-    # Fast path: the two shapes Cowrie writes for UTC, already validated above.
-    if (len(value) == 27 and value[26] == "Z") or (len(value) == 31 and value.endswith("+0000")):
-        return f"{value[:10]} {value[11:26]}"
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     # A value without an offset is taken as UTC, which is what Cowrie logs.
     return parsed.isoformat(" ", "microseconds")
 
