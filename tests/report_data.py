@@ -127,6 +127,30 @@ def extra_events() -> list[dict[str, Any]]:
             shasum=s1,
         ),
         _scan("mar000000002", b, "2024-03-05T12:00:02Z", s1, 0),
+        # Values that are not strings where Cowrie writes strings: credentials count as '',
+        # a command as compact JSON with sorted keys, alike on both dialects.
+        *[
+            _event(
+                "mar000000003",
+                b,
+                f"2024-03-05T13:00:0{i}Z",
+                "cowrie.login.failed",
+                src_ip="192.0.2.52",
+                username=user,
+                password=password,
+            )
+            for i, (user, password) in enumerate(
+                [({"b": 1, "a": [1, 2]}, True), (123, 1.5), (None, ["x"]), ("root", False)]
+            )
+        ],
+        _event(
+            "mar000000003",
+            b,
+            "2024-03-05T13:00:05Z",
+            "cowrie.command.input",
+            src_ip="192.0.2.52",
+            input={"z": True, "a": 1},
+        ),
         # A burst of new addresses on one day: an ip_spike for honeypot-b on 2024-03-06.
         *[
             _event(

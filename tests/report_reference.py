@@ -29,12 +29,17 @@ def round2(numerator: int | Fraction, denominator: int = 1) -> float:
 
 
 def _text(value: Any) -> str:
-    """A logged field as text: '' when missing or null, JSON for non-strings."""
+    """A logged field as text: '' when missing or null, compact sorted JSON for non-strings."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
-    return json.dumps(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _credential(value: Any) -> str:
+    """A username or password: '' when missing or not a string."""
+    return value if isinstance(value, str) else ""
 
 
 def _top(counter: Counter[str], top_n: int) -> list[dict[str, Any]]:
@@ -160,9 +165,11 @@ def expected_report(
         "date_range": {"start": period_start.isoformat(), "end": period_end.isoformat()},
         label_field: label,
     }
-    usernames = Counter(_text(e.get("username")) for e in logins)
-    passwords = Counter(_text(e.get("password")) for e in logins)
-    combos = Counter(_text(e.get("username")) + ":" + _text(e.get("password")) for e in logins)
+    usernames = Counter(_credential(e.get("username")) for e in logins)
+    passwords = Counter(_credential(e.get("password")) for e in logins)
+    combos = Counter(
+        _credential(e.get("username")) + ":" + _credential(e.get("password")) for e in logins
+    )
     protocols = Counter(s.protocol for s in window if s.protocol)
     doc["sessions"] = {
         "total": n,

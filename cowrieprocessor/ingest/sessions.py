@@ -8,6 +8,7 @@ The same Python code runs for SQLite and PostgreSQL, so both store identical val
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -27,10 +28,14 @@ CLIENT_KEX = "cowrie.client.kex"
 
 
 def as_text(value: Any) -> str | None:
-    """A JSON value as text: strings as they are, other values as their JSON, null as None."""
+    """A JSON value as text: strings as they are, null as None, other values as compact JSON
+    with sorted keys (the same text whichever key order the event was read back in)."""
     if value is None or isinstance(value, str):
         return value
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # an integer beyond 64 bits
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _fitting(value: str | None, limit: int) -> str | None:

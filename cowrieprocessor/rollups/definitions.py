@@ -78,7 +78,7 @@ ROLLUPS: tuple[Rollup, ...] = (
     ),
     Rollup(
         "daily_credentials",
-        1,
+        2,
         (*BUCKET, "username", "password"),
         ("attempts", "successes"),
         ("username", "password"),
@@ -86,7 +86,7 @@ ROLLUPS: tuple[Rollup, ...] = (
     # Halves of daily_credentials, for top usernames / passwords and their distinct counts.
     Rollup(
         "daily_usernames",
-        1,
+        2,
         (*BUCKET, "username"),
         ("attempts", "successes"),
         ("username",),
@@ -94,7 +94,7 @@ ROLLUPS: tuple[Rollup, ...] = (
     ),
     Rollup(
         "daily_passwords",
-        1,
+        2,
         (*BUCKET, "password"),
         ("attempts", "successes"),
         ("password",),
