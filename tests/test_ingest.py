@@ -255,6 +255,19 @@ def test_values_longer_than_their_columns_behave_alike(engine: Engine, tmp_path:
     assert {p.get("protocol") for p in payloads} >= {"p" * 17}
 
 
+def test_a_file_name_that_is_not_utf8_is_stored_escaped(engine: Engine, tmp_path: Path) -> None:
+    name = os.fsdecode(b"cowrie-\xff.json")  # how Python hands such a name over
+    write_lines(tmp_path / name, clean_events(SMALL)[:20])
+    first = ingest(engine, tmp_path)
+    again = ingest(engine, tmp_path)
+    assert first.events_new == 20 and again.files_unchanged == 1
+    with engine.connect() as conn:
+        sources = set(conn.scalars(select(RawEvent.source))) | set(
+            conn.scalars(select(IngestSource.path))
+        )
+    assert sources == {str(tmp_path / "cowrie-\\xff.json")}
+
+
 def test_missing_sensor_is_filled_from_the_option(engine: Engine, tmp_path: Path) -> None:
     events = clean_events(SMALL)[:50]
     for event in events:

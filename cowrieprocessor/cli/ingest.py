@@ -23,7 +23,7 @@ from cowrieprocessor.cli.common import (
 from cowrieprocessor.cli.refresh import refresh_line, run_refresh
 from cowrieprocessor.db import limits
 from cowrieprocessor.ingest.loader import DEFAULT_BATCH_SIZE, IngestStats, Loader
-from cowrieprocessor.ingest.reader import discover
+from cowrieprocessor.ingest.reader import discover, path_text
 
 
 def summary_dict(stats: IngestStats) -> dict[str, object]:
@@ -123,7 +123,9 @@ def command(
     ):
         task = progress.add_task("ingest", total=None)
         status.update(
-            {"files": len(files)}, paths=list(paths), database=engine.url.render_as_string()
+            {"files": len(files)},
+            paths=[path_text(p) for p in paths],
+            database=engine.url.render_as_string(),
         )
 
         def on_progress(stats: IngestStats) -> None:

@@ -34,7 +34,7 @@ from cowrieprocessor.ingest.batches import (
     prepare_batches,
     session_rows,
 )
-from cowrieprocessor.ingest.reader import first_line_hash, is_compressed
+from cowrieprocessor.ingest.reader import first_line_hash, is_compressed, path_text
 from cowrieprocessor.rollups.dirty import mark_touched_buckets
 
 #: Raw text kept of a dead letter (characters).
@@ -128,7 +128,7 @@ class Loader:
 
     def _plan(self, conn: Connection, path: Path) -> _FilePlan | None:
         st = path.stat()
-        key = str(path)
+        key = path_text(path)
         query = select(IngestSource.__table__).where(IngestSource.path == key)
         state = conn.execute(query).first()
         fl_hash = first_line_hash(path)

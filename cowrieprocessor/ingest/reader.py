@@ -42,6 +42,15 @@ class PathError(OSError):
     """A path given by the user does not exist or cannot be read."""
 
 
+def path_text(path: Path | str) -> str:
+    """A path as text any database or JSON document can hold: bytes of the name that are not
+    UTF-8 (kept by Python as lone surrogates) become ``\\xNN`` escapes."""
+    text = str(path)
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def is_compressed(path: Path) -> bool:
     """True for ``.gz`` and ``.bz2`` files (read whole, never appended to in place)."""
     return path.suffix in _COMPRESSED
