@@ -189,6 +189,14 @@ def test_an_impossible_sensor_name_is_refused(empty_db_url: str, tmp_path: Path)
         assert result.exit_code == 2 and "a sensor name has 1 to 255 characters" in result.stderr
 
 
+def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "x.sqlite").write_text("hello, not a database\n" * 100)
+    for args in (["show", "weekly"], ["ingest", str(tmp_path / "x.sqlite")]):
+        result = run(f"sqlite:///{tmp_path / 'x.sqlite'}", tmp_path, *args)
+        assert result.exit_code == 1
+        assert result.stderr.strip() == "Error: database error: file is not a database"
+
+
 def test_empty_database_is_one_line(empty_db_url: str, tmp_path: Path) -> None:
     for args in (["show", "daily"], ["show", "monthly", "2024-03", "--format", "json"]):
         result = run(empty_db_url, tmp_path, *args)

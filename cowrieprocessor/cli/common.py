@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from cowrieprocessor.config import default_status_dir, resolve_db_url
 from cowrieprocessor.db.engine import DatabaseURLError, create_engine_for_url
@@ -92,7 +92,7 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except (DatabaseURLError, SchemaError) as exc:
             raise click.ClickException(str(exc)) from None
-        except OperationalError as exc:
+        except DBAPIError as exc:  # the driver's own message says it best
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise click.ClickException(f"database error: {reason}") from None
         except SQLAlchemyError as exc:
