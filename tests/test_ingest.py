@@ -319,8 +319,9 @@ def test_dead_letters_keep_reason_and_text(engine: Engine, tmp_path: Path) -> No
         assert conn.scalar(select(func.count()).select_from(DeadLetter)) == 3
 
 
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGINT"])
 def test_crash_mid_run_resumes_without_loss_or_duplicates(
-    db_url: str, tmp_path: Path, request: pytest.FixtureRequest
+    db_url: str, tmp_path: Path, request: pytest.FixtureRequest, signal_name: str
 ) -> None:
     import signal
     import subprocess
@@ -356,9 +357,15 @@ def test_crash_mid_run_resumes_without_loss_or_duplicates(
         if committed >= 6000:
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
+    proc.send_signal(getattr(signal, signal_name))
     proc.wait()
-    assert 0 < committed < total, errors.read_text()  # killed part-way through
+    assert 0 < committed < total, errors.read_text()  # stopped part-way through
+    if signal_name == "SIGINT":  # Ctrl-C: one line, no traceback
+        assert proc.returncode == 130
+        assert errors.read_text().strip().splitlines()[-1] == (
+            "Error: interrupted; work already committed is kept"
+        ), errors.read_text()
+        assert "Traceback" not in errors.read_text()
     rerun = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert rerun.returncode == 0, rerun.stderr
     resumed = snapshot(engine)

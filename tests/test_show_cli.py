@@ -274,6 +274,29 @@ def test_export_rows_match_the_database(
         assert len(list(csv.DictReader(fh))) == total
 
 
+def test_csv_export_keeps_attacker_formulas_as_text(empty_db_url: str, tmp_path: Path) -> None:
+    hostile = ['=HYPERLINK("http://x/")', "+1+1", "-2", "@SUM(A1)", "\tx", "plain"]
+    events = [
+        {
+            "eventid": "cowrie.command.input",
+            "timestamp": f"2024-03-01T10:00:0{i}Z",
+            "session": "abcdef01",
+            "sensor": "s",
+            "input": text,
+        }
+        for i, text in enumerate(hostile)
+    ]
+    log = tmp_path / "cowrie.json"
+    log.write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert run(empty_db_url, tmp_path, "ingest", str(log)).exit_code == 0
+    window = ["--start", "2024-03-01", "--end", "2024-03-01"]
+    as_csv = run(empty_db_url, tmp_path, "export", "commands", *window, "--format", "csv")
+    as_json = run(empty_db_url, tmp_path, "export", "commands", *window)
+    cells = {r["command"] for r in csv.DictReader(io.StringIO(as_csv.stdout, newline=""))}
+    assert cells == {"'" + t for t in hostile[:-1]} | {"plain"}
+    assert {json.loads(line)["command"] for line in as_json.stdout.splitlines()} == set(hostile)
+
+
 def test_iter_sessions_memory_is_flat(engine: Engine) -> None:
     """Peak memory of a paginated walk does not grow with the number of sessions."""
     start = datetime(2024, 3, 1, tzinfo=UTC)

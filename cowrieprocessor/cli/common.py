@@ -97,6 +97,10 @@ def user_errors(func: F) -> F:
             raise click.ClickException(f"database error: {reason}") from None
         except SQLAlchemyError as exc:
             raise click.ClickException(f"database error: {exc.__class__.__name__}: {exc}") from None
+        except KeyboardInterrupt:
+            interrupted = click.ClickException("interrupted; work already committed is kept")
+            interrupted.exit_code = 130  # 128 + SIGINT, as shells report it
+            raise interrupted from None
         except BrokenPipeError:
             raise  # the reader went away (| head): click exits quietly
         except OSError as exc:

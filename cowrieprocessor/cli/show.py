@@ -207,11 +207,18 @@ def export(
             writer.writerows({k: _csv_value(v) for k, v in r.items()} for r in rows)
 
 
+#: First characters that make a spreadsheet read a cell as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_value(value: Any) -> Any:
     if isinstance(value, dict):
         return orjson.dumps(value).decode()
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        # Attacker text must stay text in a spreadsheet: the usual guard, a leading quote.
+        return "'" + value
     return value
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from sqlalchemy import Connection
 
@@ -67,4 +67,5 @@ def background_checkpoints(conn: Connection) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
-        raw.execute(f"PRAGMA wal_autocheckpoint = {DEFAULT_LIMIT}")
+        with suppress(sqlite3.Error):  # closed already if the block was interrupted
+            raw.execute(f"PRAGMA wal_autocheckpoint = {DEFAULT_LIMIT}")
