@@ -18,6 +18,10 @@ from typing import Any
 _BAD = re.compile("[\x00\ud800-\udfff]")
 
 
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _sanitize(value: Any) -> Any:
     if isinstance(value, str):
         return _BAD.sub("\ufffd", value)
@@ -141,8 +145,8 @@ def session_summaries(events: list[dict[str, Any]]) -> dict[tuple[str, str], dic
                 k in ("cowrie.login.success", "cowrie.login.failed") for k in kinds
             ),
             "login_successes": len(successes),
-            "username": successes[0].get("username") if successes else None,
-            "password": successes[0].get("password") if successes else None,
+            "username": _string(successes[0].get("username")) if successes else None,
+            "password": _string(successes[0].get("password")) if successes else None,
             "command_count": kinds.count("cowrie.command.input"),
             "file_downloads": len(downloads),
             "file_uploads": kinds.count("cowrie.session.file_upload"),

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from cowrieprocessor.db.models import (
+    CommandStat,
     DeadLetter,
     FileTransfer,
     IngestSource,
@@ -253,6 +254,28 @@ def test_values_longer_than_their_columns_behave_alike(engine: Engine, tmp_path:
     )
     assert shasums == [None]
     assert {p.get("protocol") for p in payloads} >= {"p" * 17}
+
+
+def test_values_that_are_not_strings_give_the_same_rows_in_any_batch(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Read back from the database (jsonb reorders keys) or from the log, alike."""
+
+    def event(second: int, eventid: str, **fields: object) -> dict:
+        ts = f"2024-03-01T10:00:{second:02d}Z"
+        return {"eventid": eventid, "timestamp": ts, "session": "abcdef01", "sensor": "s", **fields}
+
+    events = [
+        event(0, "cowrie.login.success", username={"b": 1, "a": 2}, password=True),
+        event(1, "cowrie.command.input", input={"zz": [1, {"y": 1, "x": 2}], "a": None}),
+    ] + [event(2 + i, "cowrie.command.input", input="ls") for i in range(150)]
+    write_lines(tmp_path / "cowrie.json", events)
+    ingest(engine, tmp_path / "cowrie.json", batch_size=100)  # the session spans 2 batches
+    with engine.connect() as conn:
+        summary = conn.execute(select(SessionSummary.username, SessionSummary.password)).one()
+        commands = set(conn.scalars(select(CommandStat.command)))
+    assert tuple(summary) == (None, None)
+    assert commands == {'{"a":null,"zz":[1,{"x":2,"y":1}]}', "ls"}
 
 
 def test_a_file_name_that_is_not_utf8_is_stored_escaped(engine: Engine, tmp_path: Path) -> None:

@@ -38,6 +38,11 @@ def as_text(value: Any) -> str | None:
         return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def _string(value: Any) -> str | None:
+    """A username or password: only a string is one (as in the credential rollups)."""
+    return value if isinstance(value, str) else None
+
+
 def _fitting(value: str | None, limit: int) -> str | None:
     """``value``, or None when it is longer than its column (the event keeps it whole)."""
     return value if value is None or len(value) <= limit else None
@@ -234,8 +239,8 @@ class SessionFacts:
             self.hassh,
             counts[LOGIN_SUCCESS] + counts[LOGIN_FAILED],
             counts[LOGIN_SUCCESS],
-            as_text(success[2]) if success else None,
-            as_text(success[3]) if success else None,
+            _string(success[2]) if success else None,
+            _string(success[3]) if success else None,
             counts[COMMAND_INPUT],
             counts[FILE_DOWNLOAD],
             counts[FILE_UPLOAD],
