@@ -388,6 +388,7 @@ def test_crash_mid_run_resumes_without_loss_or_duplicates(
         assert errors.read_text().strip().splitlines()[-1] == (
             "Error: interrupted; work already committed is kept"
         ), errors.read_text()
+        assert "stopping at the next safe point" in errors.read_text()  # after a batch
         assert "Traceback" not in errors.read_text()
     rerun = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert rerun.returncode == 0, rerun.stderr

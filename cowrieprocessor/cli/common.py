@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -83,6 +86,51 @@ def progress_bar(console: Console, *columns: ProgressColumn) -> Progress:
     )
 
 
+class Interrupted(Exception):
+    """The user asked the running command to stop (Ctrl-C)."""
+
+
+@contextmanager
+def stop_on_ctrl_c(console: Console) -> Iterator[Callable[[], None]]:
+    """Let a first Ctrl-C stop the work at its next safe point instead of wherever it is.
+
+    Yields ``check``: call it where stopping loses nothing (after a commit, between steps
+    of one transaction); it raises :class:`Interrupted` once Ctrl-C was pressed. A second
+    Ctrl-C interrupts at once, as usual. Nested uses share the outermost one.
+    """
+    global _stop_requested
+    if _stop_requested is not None or threading.current_thread() is not threading.main_thread():
+        outer = _stop_requested  # signal handlers belong to the main thread
+
+        def check_outer() -> None:
+            if outer is not None and outer.is_set():
+                raise Interrupted
+
+        yield check_outer
+        return
+    requested = _stop_requested = threading.Event()
+
+    def check() -> None:
+        if requested.is_set():
+            raise Interrupted
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        requested.set()
+        console.print("stopping at the next safe point; Ctrl-C again to stop at once")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _stop_requested = None
+
+
+#: The Ctrl-C request of the outermost :func:`stop_on_ctrl_c` in effect, if any.
+_stop_requested: threading.Event | None = None
+
+
 def user_errors(func: F) -> F:
     """Turn expected failures into one clear line and a non-zero exit, never a traceback."""
 
@@ -97,7 +145,7 @@ def user_errors(func: F) -> F:
             raise click.ClickException(f"database error: {reason}") from None
         except SQLAlchemyError as exc:
             raise click.ClickException(f"database error: {exc.__class__.__name__}: {exc}") from None
-        except KeyboardInterrupt:
+        except (Interrupted, KeyboardInterrupt):
             interrupted = click.ClickException("interrupted; work already committed is kept")
             interrupted.exit_code = 130  # 128 + SIGINT, as shells report it
             raise interrupted from None

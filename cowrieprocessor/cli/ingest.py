@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import click
 import orjson
 from rich.console import Console
@@ -18,6 +21,7 @@ from cowrieprocessor.cli.common import (
     pass_app,
     progress_bar,
     stderr_console,
+    stop_on_ctrl_c,
     user_errors,
 )
 from cowrieprocessor.cli.refresh import refresh_line, run_refresh
@@ -112,9 +116,31 @@ def command(
     Only bytes appended since the last run are read; rotated, replaced or truncated files
     are read again from the start. Bad records are kept in dead_letters with a reason.
     """
-    files = discover(paths)
-    engine = app.engine()
     console = stderr_console()
+    with stop_on_ctrl_c(console) as check_stop:  # the whole run, refresh and summary included
+        files = discover(paths)
+        engine = app.engine()
+        loader = Loader(engine, default_sensor=sensor, batch_size=batch_size, full=full)
+        stats = _load(app, loader, files, paths, console, check_stop)
+        refreshed = None if no_refresh else run_refresh(engine, console, app.status("refresh"))
+        if as_json:
+            doc = summary_dict(stats) | ({"refresh": refreshed.as_dict()} if refreshed else {})
+            click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        else:
+            Console(highlight=False).print(_summary_table(stats))
+            if refreshed is not None:
+                Console(highlight=False).print(escape(refresh_line(refreshed)))
+
+
+def _load(
+    app: AppContext,
+    loader: Loader,
+    files: list[Path],
+    paths: tuple[str, ...],
+    console: Console,
+    check_stop: Callable[[], None],
+) -> IngestStats:
+    """Run the loader with a progress bar and the ``ingest`` status file."""
     with (
         app.status("ingest") as status,
         progress_bar(
@@ -125,7 +151,7 @@ def command(
         status.update(
             {"files": len(files)},
             paths=[path_text(p) for p in paths],
-            database=engine.url.render_as_string(),
+            database=loader.engine.url.render_as_string(),
         )
 
         def on_progress(stats: IngestStats) -> None:
@@ -140,18 +166,10 @@ def command(
                 current_file=stats.current_file,
                 checkpoint={"file": stats.current_file, "offset": stats.current_offset},
             )
+            check_stop()  # called after each committed batch
 
-        loader = Loader(
-            engine, default_sensor=sensor, batch_size=batch_size, full=full, on_progress=on_progress
-        )
+        loader.on_progress = on_progress
         stats = loader.ingest(files)
         status.update(_counters(stats))
         status.finish(current_file=None, checkpoint=None, summary=summary_dict(stats))
-    refreshed = None if no_refresh else run_refresh(engine, console, app.status("refresh"))
-    if as_json:
-        doc = summary_dict(stats) | ({"refresh": refreshed.as_dict()} if refreshed else {})
-        click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
-    else:
-        Console(highlight=False).print(_summary_table(stats))
-        if refreshed is not None:
-            Console(highlight=False).print(escape(refresh_line(refreshed)))
+    return stats

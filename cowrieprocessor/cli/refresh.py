@@ -17,6 +17,7 @@ from cowrieprocessor.cli.common import (
     pass_app,
     progress_bar,
     stderr_console,
+    stop_on_ctrl_c,
     user_errors,
 )
 from cowrieprocessor.rollups.refresh import (
@@ -37,6 +38,7 @@ def run_refresh(
     with (
         status,
         progress_bar(console, MofNCompleteColumn(), TimeElapsedColumn()) as progress,
+        stop_on_ctrl_c(console) as check_stop,
     ):
         task = progress.add_task("rebuild" if full else "refresh", total=None)
 
@@ -54,6 +56,7 @@ def run_refresh(
                 full=stats.full,
                 current=stats.current,
             )
+            check_stop()  # the refresh is one transaction: stopping rolls it all back
 
         stats = (rebuild_all if full else refresh_dirty)(engine, on_progress=on_progress)
         status.update({"buckets_total": stats.buckets_total, "buckets_done": stats.buckets_done})

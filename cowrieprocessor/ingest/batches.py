@@ -167,6 +167,8 @@ def in_child(
     if pid == 0:  # the child: never returns
         status = 1
         try:
+            # Ctrl-C reaches the whole process group: the parent decides when this ends.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             os.close(read_fd)
             with open(write_fd, "wb") as out:
                 try:
