@@ -3,8 +3,10 @@
 Version 1 of daily_credentials, daily_usernames and daily_passwords read such a value as
 text, and the text differed between the dialects (``true`` against ``1``, ``{"a": 1}``
 against ``{"a":1}``), so the same logs gave different reports on SQLite and PostgreSQL.
-Cowrie itself always logs strings. The three live views are replaced and their tables
-refilled; period_values, which sums them per week and month, is refilled from its live view.
+Cowrie itself always logs strings, and for strings, null or a missing value both versions
+agree. So the live views are replaced, and only the buckets of sessions holding another
+kind of value are marked dirty: the next refresh recomputes them (and period_values by
+difference). That costs one pass over the login events, not a refill of the rollups.
 
 Revision ID: 0009
 Revises: 0008
@@ -22,22 +24,39 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-#: rollup -> its columns, written out: a migration must not change after the fact.
-COLUMNS = {
-    "daily_credentials": ["day", "sensor", "username", "password", "attempts", "successes"],
-    "daily_usernames": ["day", "sensor", "username", "attempts", "successes"],
-    "daily_passwords": ["day", "sensor", "password", "attempts", "successes"],
+NAMES = ("daily_credentials", "daily_usernames", "daily_passwords")
+#: JSON types of a username or password on which the two versions agree, per dialect.
+_AGREED = {
+    "postgresql": ("jsonb_typeof(r.payload -> '{field}')", "('string', 'null')"),
+    "sqlite": ("json_type(r.payload, '$.{field}')", "('text', 'null')"),
 }
-PERIOD_VALUES = ["kind", "period_start", "figure", "sensor", "value", "total"]
+
+
+def _mark_disagreeing_buckets() -> None:
+    bind = op.get_bind()
+    type_of, agreed = _AGREED[bind.dialect.name]
+    disagree = " OR ".join(
+        f"{type_of.format(field=field)} NOT IN {agreed}" for field in ("username", "password")
+    )
+    bind.exec_driver_sql(
+        "INSERT INTO rollup_dirty (day, sensor, generation)"
+        " SELECT DISTINCT s.first_day, s.sensor, 1"
+        # The login events first (SQLite keeps a CROSS JOIN's order): one pass over the
+        # partial index of login events, a summary looked up only for a disagreeing event.
+        " FROM raw_events AS r CROSS JOIN session_summaries AS s"
+        " WHERE r.event_type IN ('cowrie.login.success', 'cowrie.login.failed')"
+        " AND s.sensor = r.sensor AND s.session_id = r.session_id"
+        f" AND ({disagree})"
+        " ON CONFLICT (day, sensor) DO UPDATE SET generation = rollup_dirty.generation + 1"
+    )
 
 
 def _install(version: int) -> None:
     bind = op.get_bind()
-    for name, columns in COLUMNS.items():
+    for name in NAMES:
         ddl.drop_live_view(bind, name)
         ddl.create_live_view(bind, name, version)
-        ddl.fill(bind, name, columns)
-    ddl.fill(bind, "period_values", PERIOD_VALUES)
+    _mark_disagreeing_buckets()
 
 
 def upgrade() -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 
 from cowrieprocessor.cli.common import AppContext, pass_app, user_errors
@@ -13,6 +17,24 @@ def command() -> None:
     """Manage the database schema (Alembic migrations)."""
 
 
+@contextmanager
+def _show_steps() -> Iterator[None]:
+    """Print each migration step on stderr as it starts (Alembic's "Running upgrade ..." line):
+    on a large database some steps take minutes."""
+    logger = logging.getLogger("alembic.runtime.migration")
+    handler = logging.StreamHandler()  # stderr
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(lambda record: record.getMessage().startswith("Running "))
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 @command.command("upgrade")
 @click.argument("revision", default="head")
 @pass_app
@@ -21,7 +43,8 @@ def upgrade(app: AppContext, revision: str) -> None:
     """Migrate the database to REVISION (default: the newest)."""
     engine = app.engine(migrate=False)
     before = migrate.current_revision(engine)
-    migrate.upgrade(engine, revision)
+    with _show_steps():
+        migrate.upgrade(engine, revision)
     after = migrate.current_revision(engine)
     click.echo(f"database at revision {after} (was {before or 'empty'})")
 
@@ -33,7 +56,8 @@ def upgrade(app: AppContext, revision: str) -> None:
 def downgrade(app: AppContext, revision: str) -> None:
     """Migrate the database down to REVISION ('base' removes every table)."""
     engine = app.engine(migrate=False)
-    migrate.downgrade(engine, revision)
+    with _show_steps():
+        migrate.downgrade(engine, revision)
     click.echo(f"database at revision {migrate.current_revision(engine) or 'base (empty)'}")
 
 
