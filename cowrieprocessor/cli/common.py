@@ -99,26 +99,25 @@ def stop_on_ctrl_c(console: Console) -> Iterator[Callable[[], None]]:
     Ctrl-C interrupts at once, as usual. Nested uses share the outermost one.
     """
     global _stop_requested
-    if _stop_requested is not None or threading.current_thread() is not threading.main_thread():
-        outer = _stop_requested  # signal handlers belong to the main thread
-
-        def check_outer() -> None:
-            if outer is not None and outer.is_set():
-                raise Interrupted
-
-        yield check_outer
-        return
-    requested = _stop_requested = threading.Event()
+    requested = _stop_requested
+    # Only the outermost use in the main thread installs the handler (signal handlers
+    # belong to the main thread); nested uses see its request.
+    owner = requested is None and threading.current_thread() is threading.main_thread()
 
     def check() -> None:
-        if requested.is_set():
+        if requested is not None and requested.is_set():
             raise Interrupted
 
     def on_sigint(_signum: int, _frame: object) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        assert requested is not None
         requested.set()
         console.print("stopping at the next safe point; Ctrl-C again to stop at once")
 
+    if not owner:
+        yield check
+        return
+    requested = _stop_requested = threading.Event()
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         yield check

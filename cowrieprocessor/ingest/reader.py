@@ -114,7 +114,7 @@ def read_records(path: Path, start: int = 0) -> Iterator[Record]:
                 offset = record.end
                 yield record
     except READ_ERRORS as exc:
-        message = f"{type(exc).__name__}: {exc}".encode()
+        message = f"{type(exc).__name__}: {exc}".encode("utf-8", "backslashreplace")
         yield Record(offset, offset, message, True, "read_error")
 
 
