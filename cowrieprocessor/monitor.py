@@ -249,6 +249,7 @@ _STATE_STYLES = {
     "running": "bold cyan",
     "finished": "green",
     "failed": "bold red",
+    "interrupted": "yellow",
     "stale": "bold yellow",
     "unreadable": "bold magenta",
 }

@@ -7,7 +7,7 @@ same directory, then ``os.replace``) and keeps ``<status_dir>/status.json``, an 
 
 Payload (one phase)::
 
-    {"phase": "ingest", "state": "running" | "finished" | "failed",
+    {"phase": "ingest", "state": "running" | "finished" | "failed" | "interrupted",
      "pid": 1234, "host": "sensor-box", "started_at": "...Z", "updated_at": "...Z",
      "elapsed_seconds": 12.5, "counters": {"events": 1000, ...},
      "rate": {"events": 80.0, ...}, "details": {"file": "...", ...},
@@ -260,7 +260,9 @@ class StatusEmitter:
             return
         text = f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__
         self.error(exc_type.__name__, str(exc))
-        self.finish("failed", error=text[:_MAX_MESSAGE])
+        # Ctrl-C is not a failure: the job stopped where its work was committed.
+        state = "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed"
+        self.finish(state, error=text[:_MAX_MESSAGE])
 
     # -- writing -------------------------------------------------------------------------
 

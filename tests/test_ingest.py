@@ -361,6 +361,8 @@ def test_crash_mid_run_resumes_without_loss_or_duplicates(
         sys.executable,
         "-m",
         "cowrieprocessor.cli.main",
+        "--status-dir",
+        str(tmp_path / "status"),
         "--db",
         db_url,
         "ingest",
@@ -389,6 +391,8 @@ def test_crash_mid_run_resumes_without_loss_or_duplicates(
             "Error: interrupted; work already committed is kept"
         ), errors.read_text()
         assert "stopping at the next safe point" in errors.read_text()  # after a batch
+        ingest_status = json.loads((tmp_path / "status" / "ingest.json").read_text())
+        assert ingest_status["state"] == "interrupted"
         assert "Traceback" not in errors.read_text()
     rerun = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert rerun.returncode == 0, rerun.stderr

@@ -77,6 +77,12 @@ def test_failure_inside_context_marks_failed(tmp_path):
     assert final["errors"][0]["reason"] == "ValueError"
 
 
+def test_ctrl_c_inside_context_marks_interrupted(tmp_path):
+    with pytest.raises(KeyboardInterrupt), StatusEmitter("ingest", tmp_path):
+        raise KeyboardInterrupt
+    assert read(tmp_path / "ingest.json")["state"] == "interrupted"
+
+
 def test_errors_are_counted_and_bounded(tmp_path):
     status = StatusEmitter("ingest", tmp_path, max_errors=2)
     for reason in ("bad_json", "bad_json", "no_session", "x1", "x2"):

@@ -86,8 +86,8 @@ def progress_bar(console: Console, *columns: ProgressColumn) -> Progress:
     )
 
 
-class Interrupted(Exception):
-    """The user asked the running command to stop (Ctrl-C)."""
+class Interrupted(KeyboardInterrupt):
+    """The user asked the running command to stop (Ctrl-C), and it stopped at a safe point."""
 
 
 @contextmanager
@@ -144,7 +144,7 @@ def user_errors(func: F) -> F:
             raise click.ClickException(f"database error: {reason}") from None
         except SQLAlchemyError as exc:
             raise click.ClickException(f"database error: {exc.__class__.__name__}: {exc}") from None
-        except (Interrupted, KeyboardInterrupt):
+        except KeyboardInterrupt:  # Interrupted too
             interrupted = click.ClickException("interrupted; work already committed is kept")
             interrupted.exit_code = 130  # 128 + SIGINT, as shells report it
             raise interrupted from None
