@@ -92,6 +92,16 @@ def test_a_file_that_cannot_be_read_ends_with_a_read_error(tmp_path: Path) -> No
     assert b"FileNotFoundError" in got_message(tmp_path / "gone.json")
 
 
+def test_a_file_damaged_at_its_first_block_has_no_first_line(tmp_path: Path) -> None:
+    lines = b"".join(b'{"n":%d,"pad":"%s"}\n' % (i, b"%x" % (i * 7919)) for i in range(3000))
+    data = bytearray(gzip.compress(lines))
+    for i in range(12, 80):  # the header stays valid, the first deflate block does not
+        data[i] ^= 0xAA
+    (tmp_path / "a.json.gz").write_bytes(bytes(data))
+    assert first_line_hash(tmp_path / "a.json.gz") is None
+    assert list(read_records(tmp_path / "a.json.gz"))[-1].problem == "read_error"
+
+
 def got_message(path: Path) -> bytes:
     return list(read_records(path))[-1].data
 

@@ -93,7 +93,7 @@ def first_line_hash(path: Path) -> str | None:
     try:
         with open_log(path) as fh:
             line = fh.readline(_FIRST_LINE_BYTES)
-    except (OSError, EOFError):
+    except READ_ERRORS:  # reading it for real then ends in a read_error dead letter
         return None
     return hashlib.blake2b(line, digest_size=16).hexdigest() if line else None
 
