@@ -284,7 +284,7 @@ class Loader:
         if continuing or touched is not batch_keys:
             summaries.set_touched(conn, touched)
         mark_touched_buckets(conn)  # the days the known sessions belonged to so far
-        summaries.store(conn, computed, known.keys(), now)
+        summaries.store(conn, computed, known.keys(), batch.stamp)
         mark_touched_buckets(conn)  # the days they belong to now
         # Count each session once per run, without remembering them all: new ones are new
         # once; known ones count when this run had not written them yet.

@@ -78,14 +78,16 @@ def _decode(data: bytes) -> Any:
     return obj
 
 
-def _canonical(obj: dict[str, Any]) -> bytes:
+def sorted_json(value: Any) -> bytes:
+    """Compact JSON with sorted keys: the one text form of a JSON value (events are hashed
+    and stored in it, non-string fields shown in it)."""
     try:
-        return orjson.dumps(obj, option=_SORTED)
+        return orjson.dumps(value, option=_SORTED)
     except TypeError:  # integers beyond 64 bits, or nested deeper than orjson writes
         pass
-    if _depth(obj) > MAX_DEPTH:
+    if _depth(value) > MAX_DEPTH:
         raise BadRecord("too_deep")
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _depth(obj: Any) -> int:
@@ -156,7 +158,7 @@ def parse_fields(data: bytes, default_sensor: str | None = None) -> tuple[Any, .
         src_ip = None
     elif len(src_ip) > limits.SRC_IP:
         raise BadRecord("bad_src_ip")
-    canonical = _canonical(obj)
+    canonical = sorted_json(obj)
     return (
         blake2b(canonical, digest_size=16).hexdigest(),
         session_id,

@@ -8,14 +8,12 @@ The same Python code runs for SQLite and PostgreSQL, so both store identical val
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from cowrieprocessor.db import limits
+from cowrieprocessor.ingest.parse import sorted_json
 
 LOGIN_SUCCESS = "cowrie.login.success"
 LOGIN_FAILED = "cowrie.login.failed"
@@ -32,10 +30,7 @@ def as_text(value: Any) -> str | None:
     with sorted keys (the same text whichever key order the event was read back in)."""
     if value is None or isinstance(value, str):
         return value
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:  # an integer beyond 64 bits
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return sorted_json(value).decode()
 
 
 def _string(value: Any) -> str | None:

@@ -160,15 +160,15 @@ def store(
     conn: Connection,
     sessions: Iterable[SessionRows],
     known: Collection[SessionKey],
-    now: datetime,
+    stamp: str,
 ) -> None:
     """Replace the derived rows of the touched sessions with the recomputed ones.
 
     ``sessions`` come from :func:`~cowrieprocessor.ingest.batches.session_rows`; ``known``
     are those that have a summary already. Enrichment columns of a summary
-    (``dshield_flagged``, ``enrichment``) are left as they are.
+    (``dshield_flagged``, ``enrichment``) are left as they are; ``updated_at`` becomes
+    ``stamp`` (stored UTC text).
     """
-    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
     new_rows, known_rows, command_rows, file_rows = [], [], [], []
     for summary, commands, files in sessions:
         row = (*summary[:-1], stamp)
