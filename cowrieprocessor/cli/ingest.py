@@ -115,6 +115,7 @@ def command(
 
     Only bytes appended since the last run are read; rotated, replaced or truncated files
     are read again from the start. Bad records are kept in dead_letters with a reason.
+    Ctrl-C stops after the batch being written; the next run resumes there.
     """
     console = stderr_console()
     with stop_on_ctrl_c(console) as check_stop:  # the whole run, refresh and summary included

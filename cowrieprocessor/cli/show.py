@@ -160,7 +160,13 @@ def show(
 )
 @click.option("--sensor", metavar="NAME", help="Only sessions of this sensor.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["ndjson", "csv"]), default="ndjson", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["ndjson", "csv"]),
+    default="ndjson",
+    show_default=True,
+    help="ndjson keeps values exact; in csv a cell a spreadsheet would run as a formula "
+    "(=, +, -, @, tab, CR first) gets a leading '.",
 )
 @click.option(
     "--batch-size",
