@@ -19,7 +19,13 @@ from cowrieprocessor.db.engine import create_engine_for_url
 from cowrieprocessor.db.migrate import downgrade, upgrade
 from cowrieprocessor.ingest.loader import Loader
 from cowrieprocessor.rollups.definitions import PERIOD_VALUES, ROLLUPS, get
-from cowrieprocessor.rollups.refresh import check, rebuild_all, refresh_dirty
+from cowrieprocessor.rollups.refresh import (
+    RefreshStats,
+    check,
+    rebuild_all,
+    refresh_buckets,
+    refresh_dirty,
+)
 from tests.rollup_data import expected, expected_periods, generate, write_files
 
 
@@ -331,6 +337,49 @@ def test_two_refreshes_at_once(engine: Engine, tmp_path: Path) -> None:
     assert sorted(r.buckets_total for r in results)[0] == 0  # the second found nothing left
     assert marks(engine) == set()
     assert_rollups(engine, events)
+
+
+@pytest.mark.parametrize("readers", [0, 2])
+def test_bucket_refresh_with_and_without_reader_threads(
+    engine: Engine, tmp_path: Path, readers: int
+) -> None:
+    events = generate(13, sessions=40)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    ingest(engine, write_files(events, logs, random.Random(13), files=3))
+    threads_seen: set[str] = set()
+
+    def on_progress(stats) -> None:
+        threads_seen.update(t.name.rsplit("_", 1)[0] for t in threading.enumerate())
+
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            buckets = [
+                tuple(r) for r in conn.exec_driver_sql("SELECT day, sensor FROM rollup_dirty")
+            ]
+            assert len(buckets) > 1
+            stats = RefreshStats()
+            refresh_buckets(conn, buckets, stats, on_progress=on_progress, readers=readers)
+            conn.exec_driver_sql("DELETE FROM rollup_dirty")
+    assert stats.buckets_done == len(buckets)
+    assert ("rollup-reader" in threads_seen) == (readers > 0)
+    assert_rollups(engine, events)
+
+
+def test_refresh_of_an_in_memory_database_reads_in_its_own_transaction(tmp_path: Path) -> None:
+    engine = create_engine_for_url("sqlite://")  # other connections would see another database
+    try:
+        upgrade(engine)
+        events = generate(17, sessions=30)
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        ingest(engine, write_files(events, logs, random.Random(17), files=2))
+        stats = refresh_dirty(engine)
+        assert stats.buckets_total > 1
+        assert_rollups(engine, events)
+    finally:
+        engine.dispose()
 
 
 def _populate(url: str, tmp_path: Path, seed: int = 5) -> list[dict]:

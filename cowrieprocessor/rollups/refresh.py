@@ -7,6 +7,13 @@ the refresh runs bumps the generation (or waits for the refresh on SQLite), so i
 survives and the next refresh picks it up. Refreshes serialise: on PostgreSQL with a
 transaction-scoped advisory lock, on SQLite with ``BEGIN IMMEDIATE``.
 
+The live views of a refresh's buckets are read ahead by two threads on connections of their
+own while the refresh transaction writes, so the expensive part (the views' joins over the
+base tables) uses both cores. Those connections see the committed base tables, which is what
+the refresh transaction sees too: it writes rollups only, and on SQLite no load can commit
+while it holds the write lock (PostgreSQL reads the latest committed rows in each statement
+anyway, and the dirty marks' generations catch a load committing meanwhile).
+
 ``period_values`` follows by difference: before a bucket's daily rows are replaced, its
 ``period_sources`` rows are kept in a temporary table; after, the non-zero differences new -
 old are added to the ISO week and the month of its day (UPSERT), and rows that reach 0 are
@@ -16,16 +23,19 @@ that barely changed writes only what changed.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from cowrieprocessor.db.bulk import clear_table
+from cowrieprocessor.db.bulk import clear_table, insert_rows
 from cowrieprocessor.rollups.definitions import (
     ALL_ROLLUPS,
     FIGURES,
@@ -37,6 +47,8 @@ from cowrieprocessor.rollups.definitions import (
 
 #: pg_advisory_xact_lock key serialising refreshes ("cowr" in ASCII).
 ADVISORY_LOCK_KEY = 0x636F7772
+#: Threads reading live views ahead of the refresh transaction (one per core here).
+READERS = 2
 
 
 @dataclass
@@ -119,7 +131,7 @@ def _fill_sql(rollup: Rollup, where: str = "") -> str:
     from the already refreshed rows of the rollup it derives from (much cheaper)."""
     cols = ", ".join(rollup.columns)
     if rollup.derived_from is None:
-        return f"INSERT INTO {rollup.name} ({cols}) SELECT {cols} FROM {rollup.live} {where}"
+        return f"INSERT INTO {rollup.name} ({cols}) {_live_select(rollup, where)}"
     key = ", ".join(rollup.key)
     sums = ", ".join(f"SUM({v})" for v in rollup.values)
     return (
@@ -128,9 +140,17 @@ def _fill_sql(rollup: Rollup, where: str = "") -> str:
     )
 
 
+def _live_select(rollup: Rollup, where: str = "") -> str:
+    return f"SELECT {', '.join(rollup.columns)} FROM {rollup.live} {where}"
+
+
+#: Picks one bucket.
+_IN_BUCKET = "WHERE day = ? AND sensor = ?"
+
+
 def _bucket_statements(conn: Connection, rollup: Rollup) -> tuple[str, str]:
-    delete = f"DELETE FROM {rollup.name} WHERE day = ? AND sensor = ?"
-    insert = _fill_sql(rollup, "WHERE day = ? AND sensor = ?")
+    delete = f"DELETE FROM {rollup.name} {_IN_BUCKET}"
+    insert = _fill_sql(rollup, _IN_BUCKET)
     return _param_sql(conn, delete), _param_sql(conn, insert)
 
 
@@ -183,43 +203,128 @@ def refresh_buckets(
     stats: RefreshStats,
     rollups: Sequence[Rollup] = ROLLUPS,
     on_progress: ProgressCallback | None = None,
+    *,
+    readers: int = 0,
 ) -> None:
     """Recompute ``buckets`` of every rollup inside the caller's transaction.
 
-    Each bucket is a DELETE and an INSERT ... SELECT from the live view filtered on
-    (day, sensor): both databases push that filter below the view's GROUP BY onto the
+    Each bucket is a DELETE and an INSERT of the live view's rows filtered on (day, sensor):
+    both databases push that filter below the view's GROUP BY onto the
     ``session_summaries (first_day, sensor)`` index, so the cost is the bucket's size,
     not the history's. A derived rollup sums its source's fresh rows of the bucket instead.
     ``period_values`` moves by the bucket's difference.
+
+    With ``readers`` > 0, that many threads read the live views on connections of their
+    own, a bucket ahead; only for a transaction that has not changed the base tables (other
+    connections do not see its changes) on a database other connections can open.
     """
+    buckets = list(buckets)
     statements = {r.name: _bucket_statements(conn, r) for r in rollups}
-    snapshot, apply_difference, drop_empty = _period_statements(conn)
-    for bucket_day, sensor in buckets:
-        day = bucket_day if isinstance(bucket_day, date) else date.fromisoformat(bucket_day)
-        periods = [(kind, _param(conn, start)) for kind, start in period_starts(day)]
-        clear_table(conn, _OLD)
-        conn.exec_driver_sql(snapshot, (bucket_day, sensor))
-        for rollup in rollups:
-            stats.current = rollup.name
-            delete, insert = statements[rollup.name]
-            stats.rows_deleted[rollup.name] += max(
-                conn.exec_driver_sql(delete, (bucket_day, sensor)).rowcount, 0
-            )
-            stats.rows_inserted[rollup.name] += max(
-                conn.exec_driver_sql(insert, (bucket_day, sensor)).rowcount, 0
-            )
-        for kind, start in periods:
-            difference = (kind, start, sensor, bucket_day, sensor)
-            stats.rows_inserted[PERIOD_VALUES.name] += max(
-                conn.exec_driver_sql(apply_difference, difference).rowcount, 0
-            )
-            stats.rows_deleted[PERIOD_VALUES.name] += max(
-                conn.exec_driver_sql(drop_empty, (kind, start, sensor)).rowcount, 0
-            )
-        stats.buckets_done += 1
-        if on_progress is not None:
-            on_progress(stats)
+    period_sql = _period_statements(conn)
+    with _live_readers(conn.engine, readers) as read:
+        ahead = _read_bucket(read, conn, rollups, buckets[0]) if buckets else {}
+        for number, bucket in enumerate(buckets):
+            live_rows = ahead
+            if number + 1 < len(buckets):  # the next bucket's views are read meanwhile
+                ahead = _read_bucket(read, conn, rollups, buckets[number + 1])
+            _refresh_bucket(conn, bucket, live_rows, rollups, statements, period_sql, stats)
+            stats.buckets_done += 1
+            if on_progress is not None:
+                on_progress(stats)
     stats.current = None
+
+
+def _refresh_bucket(
+    conn: Connection,
+    bucket: tuple[Any, str],
+    live_rows: dict[str, Future[list[tuple[Any, ...]]]],
+    rollups: Sequence[Rollup],
+    statements: dict[str, tuple[str, str]],
+    period_sql: tuple[str, str, str],
+    stats: RefreshStats,
+) -> None:
+    bucket_day, sensor = bucket
+    snapshot, apply_difference, drop_empty = period_sql
+    day = bucket_day if isinstance(bucket_day, date) else date.fromisoformat(bucket_day)
+    periods = [(kind, _param(conn, start)) for kind, start in period_starts(day)]
+    clear_table(conn, _OLD)
+    conn.exec_driver_sql(snapshot, (bucket_day, sensor))
+    for rollup in rollups:
+        stats.current = rollup.name
+        delete, insert = statements[rollup.name]
+        stats.rows_deleted[rollup.name] += max(
+            conn.exec_driver_sql(delete, (bucket_day, sensor)).rowcount, 0
+        )
+        rows = live_rows.get(rollup.name)
+        if rows is not None:  # read ahead on another connection
+            inserted = insert_rows(conn, rollup.name, rollup.columns, rows.result())
+        else:
+            inserted = conn.exec_driver_sql(insert, (bucket_day, sensor)).rowcount
+        stats.rows_inserted[rollup.name] += max(inserted, 0)
+    for kind, start in periods:
+        difference = (kind, start, sensor, bucket_day, sensor)
+        stats.rows_inserted[PERIOD_VALUES.name] += max(
+            conn.exec_driver_sql(apply_difference, difference).rowcount, 0
+        )
+        stats.rows_deleted[PERIOD_VALUES.name] += max(
+            conn.exec_driver_sql(drop_empty, (kind, start, sensor)).rowcount, 0
+        )
+
+
+ReadLive = Callable[[str, tuple[Any, ...]], "Future[list[tuple[Any, ...]]]"]
+
+
+@contextmanager
+def _live_readers(engine: Engine, readers: int) -> Iterator[ReadLive | None]:
+    """A function starting a read of a statement on one of ``readers`` threads, each with
+    its connection (None without readers); the threads and connections end with the block."""
+    if readers <= 0:
+        yield None
+        return
+    local = threading.local()
+    opened: list[Connection] = []
+    lock = threading.Lock()
+
+    def run(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        reader = getattr(local, "conn", None)
+        if reader is None:
+            reader = local.conn = engine.connect()
+            with lock:
+                opened.append(reader)
+        return [tuple(row) for row in reader.exec_driver_sql(sql, params)]
+
+    pool = ThreadPoolExecutor(readers, thread_name_prefix="rollup-reader")
+    try:
+        yield lambda sql, params: pool.submit(run, sql, params)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for reader in opened:
+            reader.close()
+
+
+def _read_bucket(
+    read: ReadLive | None, conn: Connection, rollups: Sequence[Rollup], bucket: tuple[Any, str]
+) -> dict[str, Future[list[tuple[Any, ...]]]]:
+    """Start reading the live rows of ``bucket`` for each rollup not derived from another."""
+    if read is None:
+        return {}
+    return {
+        r.name: read(_param_sql(conn, _live_select(r, _IN_BUCKET)), tuple(bucket))
+        for r in rollups
+        if r.derived_from is None
+    }
+
+
+def _readable_beside(conn: Connection) -> bool:
+    """Whether other connections can read while ``conn`` writes: PostgreSQL, or a SQLite
+    database file in WAL mode (an in-memory database is private to its connection, and in
+    rollback-journal mode readers would block the writer)."""
+    if conn.dialect.name == "postgresql":
+        return True
+    path = conn.engine.url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return False
+    return conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
 def _param(conn: Connection, day: date) -> Any:
@@ -227,8 +332,14 @@ def _param(conn: Connection, day: date) -> Any:
     return day if conn.dialect.name == "postgresql" else day.isoformat()
 
 
-def refresh_dirty(engine: Engine, on_progress: ProgressCallback | None = None) -> RefreshStats:
-    """Recompute the dirty buckets of every rollup and clear their marks, atomically."""
+def refresh_dirty(
+    engine: Engine, on_progress: ProgressCallback | None = None, *, readers: int = READERS
+) -> RefreshStats:
+    """Recompute the dirty buckets of every rollup and clear their marks, atomically.
+
+    ``readers`` threads read the live views beside the transaction where the database
+    allows it (see :func:`refresh_buckets`); 0 reads them inside it.
+    """
     started = time.perf_counter()
     stats = RefreshStats()
     with engine.connect() as conn:
@@ -238,7 +349,13 @@ def refresh_dirty(engine: Engine, on_progress: ProgressCallback | None = None) -
         stats.buckets_total = len(marks)
         if on_progress is not None:
             on_progress(stats)
-        refresh_buckets(conn, [(d, s) for d, s, _ in marks], stats, on_progress=on_progress)
+        refresh_buckets(
+            conn,
+            [(d, s) for d, s, _ in marks],
+            stats,
+            on_progress=on_progress,
+            readers=readers if _readable_beside(conn) else 0,
+        )
         _clear_marks(conn, marks, stats)
         conn.commit()
     stats.seconds = time.perf_counter() - started
