@@ -1,5 +1,8 @@
 """Benchmark rollup refresh: one more day on 1 day vs N days of history, and a full rebuild.
 
+It also refreshes the last day again, with the reader threads and without them (reading the
+live views inside the transaction), alternating, as the baseline of the same run.
+
 History is written straight into the base tables (session_summaries, command_stats, files,
 and the login events of raw_events, which is all the rollups read), not through log
 parsing, so that many days of a busy sensor can be built in minutes. Each new day is marked
@@ -15,6 +18,7 @@ import argparse
 import hashlib
 import json
 import random
+import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,7 +31,7 @@ from sqlalchemy_utils import create_database, database_exists, drop_database
 
 from cowrieprocessor.db.engine import create_engine_for_url
 from cowrieprocessor.db.migrate import upgrade
-from cowrieprocessor.rollups.refresh import rebuild_all, refresh_dirty
+from cowrieprocessor.rollups.refresh import READERS, rebuild_all, refresh_dirty
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 START = date(2024, 1, 1)
@@ -218,6 +222,17 @@ def scenario(dialect: str, history: int, per_day: int, workdir: Path) -> dict[st
         assert stats.buckets_total == 1
         figures["refresh_s"] = stats.seconds
         figures["rows"] = sum(stats.rows_inserted.values())
+        # The same bucket again (its data unchanged: mostly reading the live views), with
+        # the reader threads and without (the baseline), alternating.
+        day = (START + timedelta(days=history)).isoformat()
+        again: dict[int, list[float]] = {0: [], READERS: []}
+        for readers in (0, READERS) * 3:
+            with engine.begin() as conn:
+                mark = MARK.replace("?", "%s") if conn.dialect.name == "postgresql" else MARK
+                conn.exec_driver_sql(mark, (day, "busy"))
+            again[readers].append(refresh_dirty(engine, readers=readers).seconds)
+        figures["again_serial_s"] = statistics.median(again[0])
+        figures["again_readers_s"] = statistics.median(again[READERS])
     finally:
         engine.dispose()
     return figures
@@ -242,6 +257,11 @@ def main() -> None:
         f"({big['rows']:,.0f} rollup rows)"
     )
     print(f"ratio {args.days} days / 1 day: {big['refresh_s'] / small['refresh_s']:.2f}")
+    print(
+        f"the same day refreshed again ({args.days} days of history, median of 3): "
+        f"{big['again_readers_s']:.3f} s with {READERS} reader threads, "
+        f"{big['again_serial_s']:.3f} s reading in the transaction"
+    )
     print(
         f"full rebuild of {args.days} days: {big['rebuild_s']:.2f} s "
         f"(building the history took {big['build_s']:.0f} s)"
