@@ -32,6 +32,9 @@ class Rollup:
     #: A rollup earlier in :data:`ROLLUPS` whose rows, summed over the rest of their key,
     #: are this one's: refreshes fill it from there (its live view stays the definition).
     derived_from: str | None = None
+    #: Its view joins a big base table (raw_events, command_stats) for few rows a bucket:
+    #: refreshes read it on another connection, beside their transaction (rollups/refresh.py).
+    read_ahead: bool = False
 
     @property
     def live(self) -> str:
@@ -68,7 +71,14 @@ ROLLUPS: tuple[Rollup, ...] = (
             "dshield_flagged_sessions",
         ),
     ),
-    Rollup("daily_commands", 1, (*BUCKET, "command"), ("occurrences", "sessions"), ("command",)),
+    Rollup(
+        "daily_commands",
+        1,
+        (*BUCKET, "command"),
+        ("occurrences", "sessions"),
+        ("command",),
+        read_ahead=True,
+    ),
     Rollup(
         "daily_files",
         2,
@@ -82,6 +92,7 @@ ROLLUPS: tuple[Rollup, ...] = (
         (*BUCKET, "username", "password"),
         ("attempts", "successes"),
         ("username", "password"),
+        read_ahead=True,
     ),
     # Halves of daily_credentials, for top usernames / passwords and their distinct counts.
     Rollup(

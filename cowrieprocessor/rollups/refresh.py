@@ -7,12 +7,13 @@ the refresh runs bumps the generation (or waits for the refresh on SQLite), so i
 survives and the next refresh picks it up. Refreshes serialise: on PostgreSQL with a
 transaction-scoped advisory lock, on SQLite with ``BEGIN IMMEDIATE``.
 
-The live views of a refresh's buckets are read ahead by two threads on connections of their
-own while the refresh transaction writes, so the expensive part (the views' joins over the
-base tables) uses both cores. Those connections see the committed base tables, which is what
-the refresh transaction sees too: it writes rollups only, and on SQLite no load can commit
-while it holds the write lock (PostgreSQL reads the latest committed rows in each statement
-anyway, and the dirty marks' generations catch a load committing meanwhile).
+The costliest live views (``read_ahead`` rollups: joins over ``raw_events`` and
+``command_stats``) are read a bucket ahead by two threads on connections of their own while
+the refresh transaction writes, so a refresh of several buckets uses both cores. Those
+connections see the committed base tables, which is what the refresh transaction sees too:
+it writes rollups only, and on SQLite no load can commit while it holds the write lock
+(PostgreSQL reads the latest committed rows in each statement anyway, and the dirty marks'
+generations catch a load committing meanwhile).
 
 ``period_values`` follows by difference: before a bucket's daily rows are replaced, its
 ``period_sources`` rows are kept in a temporary table; after, the non-zero differences new -
@@ -49,6 +50,8 @@ from cowrieprocessor.rollups.definitions import (
 ADVISORY_LOCK_KEY = 0x636F7772
 #: Threads reading live views ahead of the refresh transaction (one per core here).
 READERS = 2
+#: Page cache of a reader's SQLite connection (KiB).
+READER_CACHE_KIB = 2048
 
 
 @dataclass
@@ -214,9 +217,10 @@ def refresh_buckets(
     not the history's. A derived rollup sums its source's fresh rows of the bucket instead.
     ``period_values`` moves by the bucket's difference.
 
-    With ``readers`` > 0, that many threads read the live views on connections of their
-    own, a bucket ahead; only for a transaction that has not changed the base tables (other
-    connections do not see its changes) on a database other connections can open.
+    With ``readers`` > 0, that many threads read the live views of ``read_ahead``
+    rollups on connections of their own, a bucket ahead; only for a transaction that has not
+    changed the base tables (other connections do not see its changes) on a database other
+    connections can open.
     """
     buckets = list(buckets)
     statements = {r.name: _bucket_statements(conn, r) for r in rollups}
@@ -286,12 +290,19 @@ def _live_readers(engine: Engine, readers: int) -> Iterator[ReadLive | None]:
     lock = threading.Lock()
 
     def run(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        reader = getattr(local, "conn", None)
-        if reader is None:
-            reader = local.conn = engine.connect()
+        raw = getattr(local, "raw", None)
+        if raw is None:
+            reader = engine.connect()
+            reader.detach()  # closed for good at the end, not pooled with the setting below
             with lock:
                 opened.append(reader)
-        return [tuple(row) for row in reader.exec_driver_sql(sql, params)]
+            raw = local.raw = reader.connection.dbapi_connection
+            if engine.dialect.name == "sqlite":
+                # Each connection would grow its own 64 MiB page cache: 128 MiB more peak
+                # memory, and no faster (the pages are in the OS cache anyway).
+                raw.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
+        # The driver's own tuples: SQLAlchemy's rows would hold the GIL the writer needs.
+        return raw.execute(sql, params).fetchall()  # type: ignore[no-any-return]
 
     pool = ThreadPoolExecutor(readers, thread_name_prefix="rollup-reader")
     try:
@@ -305,13 +316,13 @@ def _live_readers(engine: Engine, readers: int) -> Iterator[ReadLive | None]:
 def _read_bucket(
     read: ReadLive | None, conn: Connection, rollups: Sequence[Rollup], bucket: tuple[Any, str]
 ) -> dict[str, Future[list[tuple[Any, ...]]]]:
-    """Start reading the live rows of ``bucket`` for each rollup not derived from another."""
+    """Start reading the live rows of ``bucket`` for each rollup marked ``read_ahead``."""
     if read is None:
         return {}
     return {
         r.name: read(_param_sql(conn, _live_select(r, _IN_BUCKET)), tuple(bucket))
         for r in rollups
-        if r.derived_from is None
+        if r.read_ahead
     }
 
 
@@ -337,8 +348,9 @@ def refresh_dirty(
 ) -> RefreshStats:
     """Recompute the dirty buckets of every rollup and clear their marks, atomically.
 
-    ``readers`` threads read the live views beside the transaction where the database
-    allows it (see :func:`refresh_buckets`); 0 reads them inside it.
+    With more than one bucket, ``readers`` threads read the live views beside the
+    transaction where the database allows it (see :func:`refresh_buckets`); 0 reads them
+    inside it.
     """
     started = time.perf_counter()
     stats = RefreshStats()
@@ -354,7 +366,8 @@ def refresh_dirty(
             [(d, s) for d, s, _ in marks],
             stats,
             on_progress=on_progress,
-            readers=readers if _readable_beside(conn) else 0,
+            # One bucket's reads spread over threads do not pay for handing the rows over.
+            readers=readers if len(marks) > 1 and _readable_beside(conn) else 0,
         )
         _clear_marks(conn, marks, stats)
         conn.commit()
