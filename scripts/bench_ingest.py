@@ -7,6 +7,9 @@ file are the baseline. Each ingest runs in a child process so its peak RSS is it
 "End to end" is the whole `cowrie-report ingest` command: process start, schema creation,
 loading and the rollup refresh at the end; "loading alone" is the loader's own rate from
 its summary (reading, parsing and writing events and sessions).
+
+On the loaded database, the rollups are then emptied and refreshed again, alternating the
+reader threads (the default) with reading inside the transaction (the baseline).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -23,6 +27,9 @@ from pathlib import Path
 import orjson
 from sqlalchemy_utils import create_database, drop_database
 
+from cowrieprocessor.db.engine import create_engine_for_url
+from cowrieprocessor.rollups.definitions import ALL_ROLLUPS
+from cowrieprocessor.rollups.refresh import READERS, refresh_dirty
 from cowrieprocessor.testing.generator import write_event_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +99,30 @@ def ingest(url: str, path: Path) -> dict[str, object]:
     }
 
 
+def refresh_comparison(url: str, runs: int = 3) -> str:
+    """Empty every rollup and refresh all buckets again, with and without reader threads."""
+    engine = create_engine_for_url(url)
+    seconds: dict[int, list[float]] = {READERS: [], 0: []}
+    try:
+        for readers in (READERS, 0) * runs:
+            with engine.begin() as conn:
+                for rollup in ALL_ROLLUPS:
+                    conn.exec_driver_sql(f"DELETE FROM {rollup.name}")
+                conn.exec_driver_sql(
+                    "INSERT INTO rollup_dirty (day, sensor, generation)"
+                    " SELECT DISTINCT first_day, sensor, 1 FROM session_summaries"
+                )
+            stats = refresh_dirty(engine, readers=readers)
+            seconds[readers].append(stats.seconds)
+    finally:
+        engine.dispose()
+    return (
+        f"{'':<10} refresh of {stats.buckets_total} buckets from empty rollups (median of"
+        f" {runs}): {statistics.median(seconds[READERS]):.2f} s with {READERS} reader threads,"
+        f" {statistics.median(seconds[0]):.2f} s reading in the transaction"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, action="append", help="events per file")
@@ -111,11 +142,11 @@ def main() -> None:
         print(f"orjson.loads only: {parse_only(path, orjson.loads):>12,.0f} lines/s")
         sqlite_path = DATA / f"bench-{uuid.uuid4().hex[:8]}.sqlite"
         try:
-            result = ingest(f"sqlite:///{sqlite_path}", path)
+            report("sqlite", ingest(f"sqlite:///{sqlite_path}", path))
+            print(refresh_comparison(f"sqlite:///{sqlite_path}"))
         finally:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
-        report("sqlite", result)
         if not args.no_pg:
             from sqlalchemy.engine import make_url
 
@@ -124,6 +155,7 @@ def main() -> None:
             create_database(url)
             try:
                 report("postgresql", ingest(url, path))
+                print(refresh_comparison(url))
             finally:
                 drop_database(url)
 
