@@ -27,9 +27,6 @@ from pathlib import Path
 import orjson
 from sqlalchemy_utils import create_database, drop_database
 
-from cowrieprocessor.db.engine import create_engine_for_url
-from cowrieprocessor.rollups.definitions import ALL_ROLLUPS
-from cowrieprocessor.rollups.refresh import READERS, refresh_dirty
 from cowrieprocessor.testing.generator import write_event_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,8 +96,22 @@ def ingest(url: str, path: Path) -> dict[str, object]:
     }
 
 
+def compare_refresh(url: str) -> str:
+    """:func:`refresh_comparison` in a child process.
+
+    This process stays small: a child started by ``subprocess`` shares its memory until it
+    runs the new program, so the parent's size would count in the next child's peak RSS.
+    """
+    cmd = [sys.executable, __file__, "--compare-refresh", url]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.rstrip()
+
+
 def refresh_comparison(url: str, runs: int = 3) -> str:
     """Empty every rollup and refresh all buckets again, with and without reader threads."""
+    from cowrieprocessor.db.engine import create_engine_for_url
+    from cowrieprocessor.rollups.definitions import ALL_ROLLUPS
+    from cowrieprocessor.rollups.refresh import READERS, refresh_dirty
+
     engine = create_engine_for_url(url)
     seconds: dict[int, list[float]] = {READERS: [], 0: []}
     try:
@@ -133,7 +144,11 @@ def main() -> None:
         ),
     )
     parser.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
+    parser.add_argument("--compare-refresh", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.compare_refresh:
+        print(refresh_comparison(args.compare_refresh))
+        return
     sizes = args.events or [1_000_000]
     for size in sizes:
         path = log_file(size)
@@ -143,7 +158,7 @@ def main() -> None:
         sqlite_path = DATA / f"bench-{uuid.uuid4().hex[:8]}.sqlite"
         try:
             report("sqlite", ingest(f"sqlite:///{sqlite_path}", path))
-            print(refresh_comparison(f"sqlite:///{sqlite_path}"))
+            print(compare_refresh(f"sqlite:///{sqlite_path}"))
         finally:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
@@ -155,7 +170,7 @@ def main() -> None:
             create_database(url)
             try:
                 report("postgresql", ingest(url, path))
-                print(refresh_comparison(url))
+                print(compare_refresh(url))
             finally:
                 drop_database(url)
 
