@@ -17,6 +17,8 @@ from contextlib import contextmanager, suppress
 
 from sqlalchemy import Connection
 
+from cowrieprocessor.db.engine import sqlite_file
+
 #: Seconds between two passive checkpoints of the helper thread.
 INTERVAL = 1.0
 #: The writer still checkpoints by itself past this many WAL pages (the helper fell behind).
@@ -25,22 +27,13 @@ WRITER_LIMIT = 65_536
 DEFAULT_LIMIT = 1_000
 
 
-def _database_file(conn: Connection) -> str | None:
-    if conn.dialect.name != "sqlite":
-        return None
-    path = conn.engine.url.database
-    if not path or path == ":memory:" or path.startswith("file:"):
-        return None
-    return path
-
-
 @contextmanager
 def background_checkpoints(conn: Connection) -> Iterator[None]:
     """While the block runs, checkpoint ``conn``'s SQLite database from a helper thread.
 
     Does nothing on PostgreSQL or an in-memory database.
     """
-    path = _database_file(conn)
+    path = sqlite_file(conn.engine)
     if path is None:
         yield
         return

@@ -66,6 +66,17 @@ def create_engine_for_url(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+def sqlite_file(engine: Engine) -> str | None:
+    """Path of ``engine``'s SQLite database file, which other connections can open too; None
+    for PostgreSQL and for an in-memory or URI-named SQLite database."""
+    if engine.dialect.name != "sqlite":
+        return None
+    path = engine.url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return path
+
+
 def create_session_maker(engine: Engine) -> sessionmaker[Session]:
     """ORM session factory used by the loaders and the reporting layer."""
     return sessionmaker(bind=engine, expire_on_commit=False)

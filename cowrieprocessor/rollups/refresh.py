@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from cowrieprocessor.db.bulk import clear_table, insert_rows
+from cowrieprocessor.db.engine import sqlite_file
 from cowrieprocessor.rollups.definitions import (
     ALL_ROLLUPS,
     FIGURES,
@@ -225,12 +226,15 @@ def refresh_buckets(
     buckets = list(buckets)
     statements = {r.name: _bucket_statements(conn, r) for r in rollups}
     period_sql = _period_statements(conn)
+    selects = {
+        r.name: _param_sql(conn, _live_select(r, _IN_BUCKET)) for r in rollups if r.read_ahead
+    }
     with _live_readers(conn.engine, readers) as read:
-        ahead = _read_bucket(read, conn, rollups, buckets[0]) if buckets else {}
+        ahead = _read_bucket(read, selects, buckets[0]) if buckets else {}
         for number, bucket in enumerate(buckets):
             live_rows = ahead
             if number + 1 < len(buckets):  # the next bucket's views are read meanwhile
-                ahead = _read_bucket(read, conn, rollups, buckets[number + 1])
+                ahead = _read_bucket(read, selects, buckets[number + 1])
             _refresh_bucket(conn, bucket, live_rows, rollups, statements, period_sql, stats)
             stats.buckets_done += 1
             if on_progress is not None:
@@ -314,16 +318,13 @@ def _live_readers(engine: Engine, readers: int) -> Iterator[ReadLive | None]:
 
 
 def _read_bucket(
-    read: ReadLive | None, conn: Connection, rollups: Sequence[Rollup], bucket: tuple[Any, str]
+    read: ReadLive | None, selects: dict[str, str], bucket: tuple[Any, str]
 ) -> dict[str, Future[list[tuple[Any, ...]]]]:
-    """Start reading the live rows of ``bucket`` for each rollup marked ``read_ahead``."""
+    """Start reading the live rows of ``bucket`` with each rollup's select (none without
+    readers)."""
     if read is None:
         return {}
-    return {
-        r.name: read(_param_sql(conn, _live_select(r, _IN_BUCKET)), tuple(bucket))
-        for r in rollups
-        if r.read_ahead
-    }
+    return {name: read(sql, tuple(bucket)) for name, sql in selects.items()}
 
 
 def _readable_beside(conn: Connection) -> bool:
@@ -332,8 +333,7 @@ def _readable_beside(conn: Connection) -> bool:
     rollback-journal mode readers would block the writer)."""
     if conn.dialect.name == "postgresql":
         return True
-    path = conn.engine.url.database
-    if not path or path == ":memory:" or path.startswith("file:"):
+    if sqlite_file(conn.engine) is None:
         return False
     return conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
