@@ -447,17 +447,18 @@ def test_parsing_in_a_child_process_gives_the_same_tables(
     engine2.dispose()
 
 
+def broken_batches(*_args: object, **_kwargs: object) -> object:
+    raise OSError("disk on fire")
+
+
 def test_a_failing_child_process_fails_the_run(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from cowrieprocessor.ingest import loader
 
-    def broken(*_args: object, **_kwargs: object) -> object:
-        raise OSError("disk on fire")
-
     write_lines(tmp_path / "a.json", clean_events(SMALL)[:10])
     monkeypatch.setattr(loader, "CHILD_MIN_BYTES", 0)
-    monkeypatch.setattr(loader, "prepare_batches", broken)
+    monkeypatch.setattr(loader, "prepare_batches", broken_batches)  # run by the child
     with pytest.raises(OSError, match="disk on fire"):
         ingest(engine, tmp_path / "a.json")
     with engine.connect() as conn:

@@ -2,22 +2,17 @@
 
 :func:`prepare_batches` turns each stretch of records into what the loader writes:
 insert-ready event rows and the per-session rows of the batch's sessions. It needs no
-database, so the loader can run it in a child process (:func:`in_child`) while it writes
-the previous batch.
+database, so the loader can run it in a child process (``ingest/child.py``) while it
+writes the previous batch.
 """
 
 from __future__ import annotations
 
-import gc
 import marshal
-import os
-import pickle
-import signal
-import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from cowrieprocessor.ingest.parse import BadRecord, parse_fields
 from cowrieprocessor.ingest.reader import read_records
@@ -60,7 +55,7 @@ class PreparedBatch(NamedTuple):
     stamp: str
 
     def encode(self) -> bytes:
-        """The batch as bytes for :func:`in_child`."""
+        """The batch as bytes, to cross from the child process."""
         return marshal.dumps(tuple(self))
 
     @classmethod
@@ -142,77 +137,3 @@ def prepare_batches(
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-T = TypeVar("T")
-
-
-class ChildFailed(RuntimeError):
-    """The child process producing batches ended without saying why."""
-
-
-def in_child(
-    produce: Callable[[], Iterator[T]],
-    encode: Callable[[T], bytes],
-    decode: Callable[[bytes], T],
-) -> Iterator[T]:
-    """Run ``produce`` in a forked child process and yield its items here, in order.
-
-    Items cross a pipe as ``encode``\\ d bytes. The child works at most one item ahead, so
-    memory stays bounded. An exception in the child is raised here; leaving the loop
-    early, or this process dying, ends the child (its next write fails on the closed pipe).
-    """
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        status = 1
-        try:
-            # Ctrl-C reaches the whole process group: the parent decides when this ends.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            os.close(read_fd)
-            with open(write_fd, "wb") as out:
-                try:
-                    for item in produce():
-                        _send(out, _ITEM, encode(item))
-                        del item
-                        gc.collect(0)  # automatic collection may be off (see the loader)
-                except BrokenPipeError:
-                    raise
-                except Exception as exc:
-                    _send(out, _ERROR, pickle.dumps(exc, pickle.HIGHEST_PROTOCOL))
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_fd)
-    finished = False
-    try:
-        with open(read_fd, "rb") as inp:
-            while header := inp.read(_HEADER.size):
-                kind, size = _HEADER.unpack(header)
-                data = inp.read(size)
-                if len(data) != size:
-                    break  # the child died mid-message: its exit status tells
-                if kind == _ERROR:
-                    finished = True
-                    raise pickle.loads(data)
-                items = [decode(data)]
-                del data
-                yield items.pop()  # keep no reference while suspended
-        finished = True
-    finally:
-        if not finished:
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise ChildFailed(f"batch reader process failed (status {status})")
-
-
-#: A message on the pipe: kind (item or pickled exception) and length, then the bytes.
-_HEADER = struct.Struct("<BQ")
-_ITEM, _ERROR = 0, 1
-
-
-def _send(out: BinaryIO, kind: int, data: bytes) -> None:
-    out.write(_HEADER.pack(kind, len(data)))
-    out.write(data)
-    out.flush()

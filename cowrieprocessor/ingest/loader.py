@@ -9,13 +9,13 @@ position of the last committed batch, and event hashes absorb any overlap.
 from __future__ import annotations
 
 import gc
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,10 @@ from cowrieprocessor.ingest.batches import (
     RAW_COLUMNS,
     EventRow,
     PreparedBatch,
-    in_child,
     prepare_batches,
     session_rows,
 )
+from cowrieprocessor.ingest.child import ChildProcess
 from cowrieprocessor.ingest.reader import first_line_hash, is_compressed, path_text
 from cowrieprocessor.rollups.dirty import mark_touched_buckets
 
@@ -171,19 +171,24 @@ class Loader:
             self.stats.files = len(paths)
             self.stats.files_done = self.stats.files_unchanged
             self.stats.bytes_total = sum(max(p.size - p.start, 0) for p in plans)
-            summaries.prepare(conn)
-            conn.commit()
-            with background_checkpoints(conn):
-                self._ingest_files(conn, plans, started)
+            with ChildProcess() as child:
+                if any(_is_big(p) for p in plans):
+                    child.start()  # its start-up overlaps the rest of the set-up
+                summaries.prepare(conn)
+                conn.commit()
+                with background_checkpoints(conn):
+                    self._ingest_files(conn, plans, started, child)
         self.stats.current_file = None
         self.stats.seconds = time.perf_counter() - started
         return self.stats
 
-    def _ingest_files(self, conn: Connection, plans: list[_FilePlan], started: float) -> None:
+    def _ingest_files(
+        self, conn: Connection, plans: list[_FilePlan], started: float, child: ChildProcess
+    ) -> None:
         for plan in plans:
             self.stats.current_file = plan.key
             self.stats.files_reread += plan.reread
-            self._ingest_file(conn, plan)
+            self._ingest_file(conn, plan, child)
             self.stats.files_done += 1
             self.stats.seconds = time.perf_counter() - started
             self._progress()
@@ -192,25 +197,25 @@ class Loader:
         if self.on_progress is not None:
             self.on_progress(self.stats)
 
-    def _ingest_file(self, conn: Connection, plan: _FilePlan) -> None:
+    def _ingest_file(self, conn: Connection, plan: _FilePlan, child: ChildProcess) -> None:
         compressed = is_compressed(plan.path)
         read_base = self.stats.bytes_read
         clear_dead_from: int | None = plan.start  # first batch: forget old dead letters
-
-        def produce() -> Iterator[PreparedBatch]:
-            return prepare_batches(
-                plan.path,
-                plan.start,
-                compressed=compressed,
-                default_sensor=self.default_sensor,
-                batch_size=self.batch_size,
-                source=plan.key,
-            )
-
-        # A big read is parsed by a child process (the other core) while this one writes.
-        big = plan.size - plan.start >= CHILD_MIN_BYTES and hasattr(os, "fork")
-        encoding = (PreparedBatch.encode, PreparedBatch.decode)
-        for batch in in_child(produce, *encoding) if big else produce():
+        produce = partial(
+            prepare_batches,
+            plan.path,
+            plan.start,
+            compressed=compressed,
+            default_sensor=self.default_sensor,
+            batch_size=self.batch_size,
+            source=plan.key,
+        )
+        # A big read is parsed by the child process (the other core) while this one writes.
+        if _is_big(plan):
+            batches = child.run(produce, PreparedBatch.encode, PreparedBatch.decode)
+        else:
+            batches = produce()
+        for batch in batches:
             self.stats.records += batch.records
             self._write_batch(conn, plan, batch, clear_dead_from)
             clear_dead_from = None
@@ -292,6 +297,10 @@ class Loader:
             1 for key in continuing if known[key] < self._started_at
         )
         return len(rows)
+
+
+def _is_big(plan: _FilePlan) -> bool:
+    return plan.size - plan.start >= CHILD_MIN_BYTES
 
 
 @contextmanager
