@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, inspect
+from sqlalchemy.engine import make_url
 
 from cowrieprocessor.cli.main import cli
 from cowrieprocessor.db.engine import create_engine_for_url
@@ -26,6 +28,7 @@ from cowrieprocessor.rollups.refresh import (
     refresh_buckets,
     refresh_dirty,
 )
+from tests.conftest import PG_URL
 from tests.rollup_data import expected, expected_periods, generate, write_files
 
 
@@ -380,6 +383,42 @@ def test_refresh_of_an_in_memory_database_reads_in_its_own_transaction(tmp_path:
         assert_rollups(engine, events)
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_refresh_reads_in_its_transaction_when_readers_cannot_connect(tmp_path: Path) -> None:
+    """A server at the role's connection limit: the refresh still completes, unthreaded."""
+    admin = create_engine_for_url(PG_URL, isolation_level="AUTOCOMMIT")
+    role = f"cowrie_one_conn_{uuid.uuid4().hex[:8]}"
+    url = make_url(PG_URL).set(database=f"cowrie_t_{uuid.uuid4().hex[:12]}", username=role)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 1")
+            conn.exec_driver_sql(f"CREATE DATABASE {url.database} OWNER {role}")
+        engine = create_engine_for_url(url.render_as_string(hide_password=False))
+        try:
+            upgrade(engine)
+            events = generate(19, sessions=40)
+            logs = tmp_path / "logs"
+            logs.mkdir()
+            ingest(engine, write_files(events, logs, random.Random(19), files=2))
+            threads_seen: set[str] = set()
+
+            def on_progress(stats: RefreshStats) -> None:
+                threads_seen.update(t.name.rsplit("_", 1)[0] for t in threading.enumerate())
+
+            stats = refresh_dirty(engine, on_progress)
+            assert stats.buckets_total > 1 and stats.buckets_done == stats.buckets_total
+            assert "rollup-reader" not in threads_seen
+            assert marks(engine) == set()
+            assert_rollups(engine, events)
+        finally:
+            engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {url.database}")
+            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+        admin.dispose()
 
 
 def _populate(url: str, tmp_path: Path, seed: int = 5) -> list[dict]:

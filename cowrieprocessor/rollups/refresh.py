@@ -24,7 +24,7 @@ that barely changed writes only what changed.
 
 from __future__ import annotations
 
-import threading
+import queue
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -35,6 +35,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from cowrieprocessor.db.bulk import clear_table, insert_rows
 from cowrieprocessor.db.engine import sqlite_file
@@ -285,28 +286,40 @@ ReadLive = Callable[[str, tuple[Any, ...]], "Future[list[tuple[Any, ...]]]"]
 @contextmanager
 def _live_readers(engine: Engine, readers: int) -> Iterator[ReadLive | None]:
     """A function starting a read of a statement on one of ``readers`` threads, each with
-    its connection (None without readers); the threads and connections end with the block."""
+    its connection; the threads and connections end with the block.
+
+    None without readers, or when the connections cannot be opened (a server at its
+    connection limit): the refresh then reads inside its transaction, only slower.
+    """
     if readers <= 0:
         yield None
         return
-    local = threading.local()
+    connections: queue.SimpleQueue[Any] = queue.SimpleQueue()
     opened: list[Connection] = []
-    lock = threading.Lock()
-
-    def run(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        raw = getattr(local, "raw", None)
-        if raw is None:
+    try:
+        for _ in range(readers):
             reader = engine.connect()
             reader.detach()  # closed for good at the end, not pooled with the setting below
-            with lock:
-                opened.append(reader)
-            raw = local.raw = reader.connection.dbapi_connection
+            opened.append(reader)
+            raw = reader.connection.dbapi_connection
             if engine.dialect.name == "sqlite":
                 # Each connection would grow its own 64 MiB page cache: 128 MiB more peak
                 # memory, and no faster (the pages are in the OS cache anyway).
                 raw.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
-        # The driver's own tuples: SQLAlchemy's rows would hold the GIL the writer needs.
-        return raw.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+            connections.put(raw)
+    except DBAPIError:
+        for reader in opened:
+            reader.close()
+        yield None
+        return
+
+    def run(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        raw = connections.get()  # one per thread: never waits
+        try:
+            # The driver's own tuples: SQLAlchemy's rows would hold the GIL the writer needs.
+            return raw.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+        finally:
+            connections.put(raw)
 
     pool = ThreadPoolExecutor(readers, thread_name_prefix="rollup-reader")
     try:
