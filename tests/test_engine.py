@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,10 @@ def test_a_new_sqlite_database_gets_8k_pages_in_wal_mode(tmp_path: Path) -> None
 
 def test_an_existing_sqlite_database_keeps_its_page_size(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
-    with sqlite3.connect(path) as old:  # as a database made before 8k pages were asked for
+    with closing(sqlite3.connect(path)) as old:  # a database made before 8k pages were asked for
         old.execute("PRAGMA page_size=4096")
         old.execute("CREATE TABLE made_before (x INTEGER)")
+        old.commit()
     engine = create_engine_for_url(f"sqlite:///{path}")
     try:
         ensure_schema(engine)
