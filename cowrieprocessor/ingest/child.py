@@ -23,7 +23,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from typing import IO, Any, BinaryIO, TypeVar
+from typing import IO, BinaryIO, TypeVar
 
 T = TypeVar("T")
 
@@ -137,6 +137,7 @@ def serve() -> None:
     os.dup2(2, 1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
+    os.close(devnull)
     # A job's items hold tens of thousands of objects without reference cycles: automatic
     # collections would traverse them again and again. The young generation is collected
     # after each item instead.
@@ -175,7 +176,7 @@ def _send(out: IO[bytes], kind: int, data: bytes) -> None:
     out.flush()
 
 
-def _receive(inp: BinaryIO | IO[bytes]) -> tuple[int, Any]:
+def _receive(inp: BinaryIO | IO[bytes]) -> tuple[int, bytes]:
     """The next message; kind -1 when the pipe ends (mid-message included)."""
     header = inp.read(_HEADER.size)
     if len(header) != _HEADER.size:
