@@ -395,13 +395,9 @@ def test_refresh_reads_in_its_transaction_when_readers_cannot_connect(tmp_path: 
         with admin.connect() as conn:
             conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 1")
             conn.exec_driver_sql(f"CREATE DATABASE {url.database} OWNER {role}")
+        events = _populate(url.render_as_string(hide_password=False), tmp_path, seed=19)
         engine = create_engine_for_url(url.render_as_string(hide_password=False))
         try:
-            upgrade(engine)
-            events = generate(19, sessions=40)
-            logs = tmp_path / "logs"
-            logs.mkdir()
-            ingest(engine, write_files(events, logs, random.Random(19), files=2))
             threads_seen: set[str] = set()
 
             def on_progress(stats: RefreshStats) -> None:
