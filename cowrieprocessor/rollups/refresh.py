@@ -310,6 +310,8 @@ def _live_readers(engine: Engine, readers: int) -> Iterator[ReadLive | None]:
     except DBAPIError:
         for reader in opened:
             reader.close()
+        opened = []
+    if len(opened) < readers:  # outside the handler, so the block's errors do not chain to it
         yield None
         return
 
