@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy_utils import create_database, database_exists, drop_database
 
@@ -134,7 +134,7 @@ def _day_rows(
 
 
 MARK = (
-    "INSERT INTO rollup_dirty (day, sensor, generation) VALUES (?, ?, 1)"
+    "INSERT INTO rollup_dirty (day, sensor, generation) VALUES (:day, :sensor, 1)"
     " ON CONFLICT (day, sensor) DO UPDATE SET generation = rollup_dirty.generation + 1"
 )
 TABLES = {
@@ -168,14 +168,18 @@ def add_day(
                     with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                         for row in buckets[kind]:
                             copy.write_row(tuple(_pg_value(v) for v in row))
-                cur.execute(MARK.replace("?", "%s"), (day, sensor))
         else:
             for kind, (table, cols) in TABLES.items():
                 marks = ",".join("?" * (cols.count(",") + 1))
                 conn.exec_driver_sql(
                     f"INSERT INTO {table} ({cols}) VALUES ({marks})", buckets[kind]
                 )
-            conn.exec_driver_sql(MARK, (day, sensor))
+        _mark(conn, day, sensor)
+
+
+def _mark(conn: Connection, day: str, sensor: str) -> None:
+    """Mark the bucket dirty in ``conn``'s transaction."""
+    conn.execute(text(MARK), {"day": day, "sensor": sensor})
 
 
 def _analyze(engine: Engine) -> None:
@@ -229,9 +233,8 @@ def scenario(dialect: str, history: int, per_day: int, workdir: Path) -> dict[st
         again: dict[int, list[float]] = {0: [], READERS: []}
         for readers in (0, READERS) * 3:
             with engine.begin() as conn:
-                mark = MARK.replace("?", "%s") if conn.dialect.name == "postgresql" else MARK
                 for day in days:
-                    conn.exec_driver_sql(mark, (day, "busy"))
+                    _mark(conn, day, "busy")
             again[readers].append(refresh_dirty(engine, readers=readers).seconds)
         figures["again_serial_s"] = statistics.median(again[0])
         figures["again_readers_s"] = statistics.median(again[READERS])

@@ -97,20 +97,18 @@ class ChildProcess:
                     raise pickle.loads(data)
                 else:  # the pipe ended: the child died
                     finished = True
-                    self.close()
-                    raise ChildFailed(
-                        f"batch reader process failed (exit status {process.returncode})"
-                    )
+                    raise self._died(process)
         except BrokenPipeError:  # it died before taking the job
             finished = True
-            self.close()
-            raise ChildFailed(
-                f"batch reader process failed (exit status {process.returncode})"
-            ) from None
+            raise self._died(process) from None
         finally:
             if not finished:
                 process.kill()
                 self.close()
+
+    def _died(self, process: subprocess.Popen[bytes]) -> ChildFailed:
+        self.close()
+        return ChildFailed(f"batch reader process failed (exit status {process.returncode})")
 
     def close(self) -> None:
         """End the child: it exits once its input closes (killed if it has not within 10 s)."""
