@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from functools import partial
 
@@ -34,6 +35,12 @@ def fail_after(count: int) -> Iterator[int]:
 def die() -> Iterator[int]:
     yield 1
     os._exit(3)
+
+
+def pause_after_first(seconds: float) -> Iterator[int]:
+    yield 0
+    time.sleep(seconds)
+    yield 1
 
 
 def encode_int(value: int) -> bytes:
@@ -111,3 +118,34 @@ def test_closing_ends_the_child() -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     child.close()  # twice is harmless
+
+
+def test_closing_in_the_middle_of_a_job_ends_the_child_at_once_and_quietly(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # As when Ctrl-C stops the loader between batches: the job's iterator is still
+    # suspended (the traceback holds its frame) when the child is closed.
+    child = ChildProcess()
+    items = child.run(partial(pause_after_first, 60), encode_int, decode_int)
+    assert next(items) == 0
+    process = child._process
+    assert process is not None
+    started = time.monotonic()
+    child.close()
+    assert time.monotonic() - started < 5  # not waiting for the job (nor its 10 s grace)
+    assert process.returncode is not None
+    items.close()
+    assert capfd.readouterr().err == ""
+
+
+def test_a_child_whose_caller_has_gone_exits_quietly(capfd: pytest.CaptureFixture[str]) -> None:
+    child = ChildProcess()
+    items = child.run(partial(pause_after_first, 0.2), encode_int, decode_int)
+    assert next(items) == 0
+    process = child._process
+    assert process is not None and process.stdout is not None
+    process.stdout.close()  # the caller's end of the pipe, as if the caller had died
+    assert process.wait(timeout=10) == 0
+    assert capfd.readouterr().err == ""  # Python 3.13 printed "Exception ignored ... Broken pipe"
+    items.close()
+    child.close()

@@ -48,6 +48,7 @@ class ChildProcess:
 
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
+        self._in_job: subprocess.Popen[bytes] | None = None  # the child, while it runs a job
 
     def __enter__(self) -> ChildProcess:
         return self
@@ -81,6 +82,7 @@ class ChildProcess:
         process = self._process
         assert process is not None and process.stdin is not None and process.stdout is not None
         finished = False
+        self._in_job = process
         try:
             _send(process.stdin, _JOB, pickle.dumps((job, encode), pickle.HIGHEST_PROTOCOL))
             while True:
@@ -102,6 +104,8 @@ class ChildProcess:
             finished = True
             raise self._died(process) from None
         finally:
+            if self._in_job is process:
+                self._in_job = None
             if not finished:
                 process.kill()
                 self.close()
@@ -111,10 +115,13 @@ class ChildProcess:
         return ChildFailed(f"batch reader process failed (exit status {process.returncode})")
 
     def close(self) -> None:
-        """End the child: it exits once its input closes (killed if it has not within 10 s)."""
+        """End the child: it exits once its input closes (killed if it has not within 10 s,
+        or at once in the middle of a job, whose items nobody will read)."""
         process, self._process = self._process, None
         if process is None:
             return
+        if self._in_job is process:
+            process.kill()
         assert process.stdin is not None and process.stdout is not None
         with suppress(BrokenPipeError):
             process.stdin.close()
@@ -152,13 +159,17 @@ def serve() -> None:
                     del item
                     gc.collect(0)
             except BrokenPipeError:
-                return
+                raise
             except Exception as exc:
                 _send(out, _ERROR, _pickled(exc))
             else:
                 _send(out, _DONE, b"")
     except BrokenPipeError:
-        return
+        # The caller has gone. Drop what is still buffered for it, or exiting would try to
+        # write it again and print the error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
 
 
 def _pickled(exc: Exception) -> bytes:
