@@ -81,7 +81,6 @@ class ChildProcess:
         self.start()
         process = self._process
         assert process is not None and process.stdin is not None and process.stdout is not None
-        finished = False
         self._in_job = process
         try:
             _send(process.stdin, _JOB, pickle.dumps((job, encode), pickle.HIGHEST_PROTOCOL))
@@ -91,36 +90,36 @@ class ChildProcess:
                     items = [decode(data)]
                     del data
                     yield items.pop()  # keep no reference while suspended
-                elif kind == _DONE:
-                    finished = True
+                    continue
+                self._in_job = None  # the job is over, one way or another
+                if kind == _DONE:
                     return
-                elif kind == _ERROR:
-                    finished = True
+                if kind == _ERROR:
                     raise pickle.loads(data)
-                else:  # the pipe ended: the child died
-                    finished = True
-                    raise self._died(process)
+                raise self._died(process)  # the pipe ended
         except BrokenPipeError:  # it died before taking the job
-            finished = True
+            self._in_job = None
             raise self._died(process) from None
         finally:
-            if self._in_job is process:
-                self._in_job = None
-            if not finished:
-                process.kill()
-                self.close()
+            if self._in_job is process:  # left early: nobody will read the rest
+                self._end(process)
 
     def _died(self, process: subprocess.Popen[bytes]) -> ChildFailed:
-        self.close()
+        self._end(process)
         return ChildFailed(f"batch reader process failed (exit status {process.returncode})")
 
     def close(self) -> None:
-        """End the child: it exits once its input closes (killed if it has not within 10 s,
-        or at once in the middle of a job, whose items nobody will read)."""
-        process, self._process = self._process, None
-        if process is None:
-            return
+        """End the child (see :meth:`_end`)."""
+        if self._process is not None:
+            self._end(self._process)
+
+    def _end(self, process: subprocess.Popen[bytes]) -> None:
+        """End ``process``: killed at once in the middle of a job, whose items nobody will
+        read; otherwise it exits once its input closes (killed if it has not within 10 s)."""
+        if self._process is process:
+            self._process = None
         if self._in_job is process:
+            self._in_job = None
             process.kill()
         assert process.stdin is not None and process.stdout is not None
         with suppress(BrokenPipeError):
