@@ -19,10 +19,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, get_args
 
 __all__ = [
+    "LABEL_FIELDS",
     "REPORT_TYPES",
     "Period",
     "PeriodError",
     "ReportType",
+    "parse_label",
     "parse_period",
     "periods_between",
 ]
@@ -40,7 +42,8 @@ _FORMATS: dict[str, str] = {
     "weekly": "an ISO week YYYY-Www such as 2024-W07, or a date YYYY-MM-DD inside the week",
     "monthly": "a month YYYY-MM such as 2024-03, or a date YYYY-MM-DD inside the month",
 }
-_LABEL_FIELDS: dict[str, str] = {
+#: The document field that holds the period label of each report type.
+LABEL_FIELDS: dict[str, str] = {
     "daily": "date_utc",
     "weekly": "year_week",
     "monthly": "year_month",
@@ -137,7 +140,7 @@ class Period:
     @property
     def label_field(self) -> str:
         """The document field that holds :attr:`label`: date_utc, year_week or year_month."""
-        return _LABEL_FIELDS[self.report_type]
+        return LABEL_FIELDS[self.report_type]
 
     @property
     def days(self) -> list[date]:
@@ -265,6 +268,22 @@ def parse_period(report_type: str, text: str | None, *, today: date | None = Non
     except ValueError:
         raise _invalid(rtype, text) from None
     return Period.containing(rtype, start)
+
+
+def parse_label(report_type: str, label: str) -> Period:
+    """The period whose :attr:`Period.label` is exactly ``label``, as a document holds it.
+
+    Stricter than :func:`parse_period`: no surrounding space, no lowercase ``w``, no date
+    standing for its week or month. Raises :class:`PeriodError` otherwise.
+    """
+    rtype = _check_report_type(report_type)
+    try:
+        period = parse_period(rtype, label)
+    except PeriodError:
+        period = None
+    if period is None or period.label != label:
+        raise PeriodError(f"{label!r} is not the label of a {rtype} period.")
+    return period
 
 
 def periods_between(report_type: str, start: date, end: date) -> list[Period]:

@@ -21,6 +21,7 @@ from rich.panel import Panel
 from rich.table import Column, Table
 from rich.text import Text
 
+from cowrieprocessor.reporting.periods import LABEL_FIELDS
 from cowrieprocessor.reporting.safe_text import ESCAPE_STYLE, escape_controls, safe_text
 
 __all__ = ["escape_controls", "render_report", "safe_text"]
@@ -104,7 +105,7 @@ def _sparkline(values: Sequence[object]) -> Text:
 
 
 def _period_label(document: Mapping[str, Any]) -> str:
-    for key in ("date_utc", "year_week", "year_month"):
+    for key in LABEL_FIELDS.values():
         if document.get(key) is not None:
             return str(document[key])
     return MISSING
