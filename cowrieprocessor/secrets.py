@@ -1,4 +1,4 @@
-"""Resolve secret references for passwords and API keys.
+"""Secrets: resolving references for passwords and API keys, and masking secrets in output.
 
 A value is either a plain secret (returned unchanged) or a reference:
 
@@ -28,6 +28,10 @@ Any failure raises :class:`SecretResolutionError`. Its message names the scheme,
 reference (a pointer, not the secret) and the reason, but never the secret value nor any
 command output (stdout or stderr), which could contain it. The exception is raised outside
 the ``except`` block, so it carries neither ``__cause__`` nor ``__context__``.
+
+:class:`Redactor` (and :data:`redact`, one without known values) is the one place that masks
+secrets in what is shown or stored: values under keys that name a secret, passwords inside
+URLs, and resolved secret values wherever they appear in a text.
 """
 
 from __future__ import annotations
@@ -36,16 +40,19 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 __all__ = [
+    "MASK",
     "SCHEMES",
+    "Redactor",
     "SecretResolutionError",
     "is_secret_reference",
+    "redact",
     "resolve_secret",
 ]
 
@@ -253,3 +260,62 @@ _RESOLVERS = {
     "vault": _vault,
     "sops": _sops,
 }
+
+
+# --------------------------------------------------------------------------- masking
+
+#: What a masked secret is shown as.
+MASK = "***"
+#: Known secret values shorter than this are not masked (masking "a" would mangle text).
+_MIN_KNOWN_LENGTH = 3
+_SECRET_KEY_RE = re.compile(
+    r"passw|passwd|pwd|secret|token|api[_-]?key|apikey|credential|private[_-]?key|authorization",
+    re.IGNORECASE,
+)
+_URL_PASSWORD_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^/\s@]*@")
+
+
+class Redactor:
+    """Masks secrets in text and data before they are shown or stored.
+
+    Masked as :data:`MASK`: every value under a key that names a secret (``password``,
+    ``api_key``, ``token``, ``Authorization``, ...; ``None`` stays ``None``), the password
+    of a URL (``user:***@host``), and each of the ``known`` secret values (resolved
+    passwords and API keys) wherever it occurs in a string.
+    """
+
+    def __init__(self, known: Iterable[str | None] = ()) -> None:
+        values = {value for value in known if value and len(value) >= _MIN_KNOWN_LENGTH}
+        self.known: tuple[str, ...] = tuple(sorted(values, key=len, reverse=True))
+
+    def text(self, value: str | None) -> str:
+        """``value`` with URL passwords and known secrets masked (``""`` for ``None``)."""
+        text = value or ""
+        if "@" in text:
+            text = _URL_PASSWORD_RE.sub(rf"\g<scheme>:{MASK}@", text)
+        for secret in self.known:
+            text = text.replace(secret, MASK)
+        return text
+
+    def __call__(self, value: Any) -> Any:
+        """A copy of ``value`` (mappings, lists and tuples recursively) with secrets masked."""
+        if isinstance(value, Mapping):
+            return {
+                key: MASK if item is not None and _names_secret(key) else self(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, tuple):
+            return tuple(self(item) for item in value)
+        if isinstance(value, list):
+            return [self(item) for item in value]
+        if isinstance(value, str):
+            return self.text(value)
+        return value
+
+
+def _names_secret(key: object) -> bool:
+    return isinstance(key, str) and _SECRET_KEY_RE.search(key) is not None
+
+
+#: Masks secret-named keys and URL passwords; knows no secret values.
+redact = Redactor()

@@ -16,8 +16,9 @@ Payload (one phase)::
 Status writing never breaks the job it reports on: an ``OSError`` while writing is logged once
 and otherwise ignored. With ``status_dir=None`` the emitter only keeps counters in memory.
 
-Secrets: the emitter writes what it is given, but as a safety net values under keys that look
-like secrets (password, token, api_key, secret, credential, ...) are replaced by ``"***"`` and
+Secrets: the emitter writes what it is given, but as a safety net details and errors pass
+through :data:`cowrieprocessor.secrets.redact`: values under keys that look like secrets
+(password, token, api_key, secret, credential, ...) are replaced by ``"***"`` and
 ``user:password@`` in URL-like strings becomes ``user:***@``.
 """
 
@@ -38,12 +39,14 @@ from typing import Any
 
 import orjson
 
+from cowrieprocessor.secrets import redact
+
 try:  # POSIX only; without it the aggregate is still atomic, just not serialised
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["AGGREGATE_NAME", "LOCK_NAME", "StatusEmitter", "redact"]
+__all__ = ["AGGREGATE_NAME", "LOCK_NAME", "StatusEmitter"]
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +56,6 @@ LOCK_NAME = ".status.lock"
 """Sidecar lock file guarding read-modify-write of the aggregate."""
 
 _PHASE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_SECRET_KEY_RE = re.compile(
-    r"passw|passwd|pwd|secret|token|api[_-]?key|apikey|credential|private[_-]?key|authorization",
-    re.IGNORECASE,
-)
-_URL_PASSWORD_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^/\s@]*@")
 _MAX_MESSAGE = 500
 
 
@@ -67,20 +65,6 @@ def _utc_iso(ts: float) -> str:
         .isoformat(timespec="milliseconds")
         .replace("+00:00", "Z")
     )
-
-
-def redact(value: Any) -> Any:
-    """Copy of ``value`` with secret-looking keys masked (recursively) and URL passwords hidden."""
-    if isinstance(value, Mapping):
-        return {
-            k: ("***" if isinstance(k, str) and _SECRET_KEY_RE.search(k) else redact(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    if isinstance(value, str) and "@" in value:
-        return _URL_PASSWORD_RE.sub(r"\g<scheme>:***@", value)
-    return value
 
 
 def _dumps(payload: Any) -> bytes:

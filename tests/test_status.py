@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from cowrieprocessor.status import StatusEmitter, redact
+from cowrieprocessor.secrets import redact
+from cowrieprocessor.status import StatusEmitter
 
 
 def read(path):
