@@ -199,15 +199,14 @@ def read_snapshot(
 # --------------------------------------------------------------------------------------
 # Rendering
 
-_CONTROL = {i: f"\\x{i:02x}" for i in (*range(0x20), 0x7F)}
-_CONTROL.update({c: f"\\u{c:04x}" for c in (*range(0x80, 0xA0), *range(0x202A, 0x202F))})
-_CONTROL.update({c: f"\\u{c:04x}" for c in range(0x2066, 0x206A)})
-
 
 def _clean(value: Any, limit: int = 200) -> str:
-    """A one-line, control-character-free string for display."""
+    """A one-line string for display, control and invisible characters escaped."""
+    # imported here: safe_text loads Rich, which reading a snapshot does not need
+    from cowrieprocessor.reporting.safe_text import escape_controls
+
     text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
-    text = text.translate(_CONTROL)
+    text = escape_controls(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
