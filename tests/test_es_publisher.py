@@ -10,19 +10,16 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
-from cowrieprocessor.reporting.es_publisher import (
+from cowrieprocessor.es.bulk import write_dry_run, write_dry_run_dir
+from cowrieprocessor.es.names import ReportDocumentError, document_id, target_index, write_alias
+from cowrieprocessor.es.publisher import (
     ESPublishError,
     PublishProgress,
-    ReportDocumentError,
     RetryPolicy,
-    document_id,
     publish_reports,
-    target_index,
-    write_dry_run,
-    write_dry_run_dir,
 )
-from cowrieprocessor.reporting.es_settings import create_client, load_settings
-from cowrieprocessor.reporting.es_setup import setup_elasticsearch, write_alias
+from cowrieprocessor.es.settings import create_client, load_settings
+from cowrieprocessor.es.setup import setup_elasticsearch
 from cowrieprocessor.testing.es_documents import example_report, example_reports
 from cowrieprocessor.testing.es_server import FakeElasticsearch
 

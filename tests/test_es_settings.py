@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cowrieprocessor.reporting.es_settings import (
+from cowrieprocessor.es.settings import (
     ESSettings,
     ESSettingsError,
     create_client,

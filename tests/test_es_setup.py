@@ -10,16 +10,10 @@ from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 
 from cowrieprocessor.cli.es_setup import command
-from cowrieprocessor.reporting.es_settings import create_client, load_settings
-from cowrieprocessor.reporting.es_setup import (
-    ESSetupError,
-    bootstrap_index_name,
-    dated_index_name,
-    index_template,
-    report_mappings,
-    setup_elasticsearch,
-    write_alias,
-)
+from cowrieprocessor.es.mappings import index_template, report_mappings
+from cowrieprocessor.es.names import bootstrap_index_name, dated_index_name, write_alias
+from cowrieprocessor.es.settings import create_client, load_settings
+from cowrieprocessor.es.setup import ESSetupError, setup_elasticsearch
 from cowrieprocessor.testing.es_documents import example_report
 from cowrieprocessor.testing.es_server import FakeElasticsearch, validate_document
 

@@ -2,7 +2,7 @@
 
 ``@es_options`` adds the connection and index options and passes one ``es`` argument of
 type :class:`ESOptions` to the command. Nothing is resolved at parse time (``--help`` never
-runs ``op`` or ``vault``); call :meth:`ESOptions.settings` / :meth:`ESOptions.client`, which
+runs ``op`` or ``vault``); call :meth:`ESOptions.settings` / :meth:`ESOptions.connect`, which
 turn every configuration error into a one-line :class:`click.ClickException` that never
 contains a secret.
 """
@@ -17,13 +17,8 @@ from typing import Any, TypeVar
 import click
 from elasticsearch import Elasticsearch
 
-from cowrieprocessor.reporting.es_settings import (
-    ESSettings,
-    ESSettingsError,
-    create_client,
-    load_settings,
-)
-from cowrieprocessor.secrets import SecretResolutionError
+from cowrieprocessor.es.settings import ESSettings, ESSettingsError, connect, load_settings
+from cowrieprocessor.secrets import Redactor, SecretResolutionError, redact
 
 __all__ = ["ESOptions", "es_options"]
 
@@ -51,11 +46,7 @@ class ESOptions:
     values: dict[str, Any]
 
     def __repr__(self) -> str:
-        shown = {
-            k: ("***" if k in ("es_password", "es_api_key") and v is not None else v)
-            for k, v in self.values.items()
-        }
-        return f"ESOptions({shown!r})"
+        return f"ESOptions({redact(self.values)!r})"
 
     def settings(self) -> ESSettings:
         """Merge flags, environment and config file; secrets stay unresolved."""
@@ -77,15 +68,14 @@ class ESOptions:
         except ESSettingsError as exc:
             raise click.ClickException(str(exc)) from None
 
-    def client(self, settings: ESSettings | None = None) -> Elasticsearch:
-        """A client with secrets resolved (errors become :class:`click.ClickException`)."""
-        settings = settings or self.settings()
+    def connect(self, settings: ESSettings | None = None) -> tuple[Elasticsearch, Redactor]:
+        """The client, secrets resolved, and a redactor of the resolved secrets (see
+        :func:`~cowrieprocessor.es.settings.connect`); errors become
+        :class:`click.ClickException`."""
         try:
-            return create_client(settings)
-        except SecretResolutionError as exc:
+            return connect(settings or self.settings())
+        except (SecretResolutionError, ESSettingsError) as exc:
             raise click.ClickException(str(exc)) from None
-        except ValueError as exc:  # invalid host URL, cloud id, ...
-            raise click.ClickException(f"invalid Elasticsearch settings: {exc}") from None
 
 
 def es_options(func: F) -> F:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cowrieprocessor.cli.es_options import ESOptions, es_options
-from cowrieprocessor.reporting.es_setup import ESSetupError, setup_elasticsearch
+from cowrieprocessor.es.setup import ESSetupError, setup_elasticsearch
 
 __all__ = ["command"]
 
@@ -22,7 +22,7 @@ def command(es: ESOptions, replicas: int | None) -> None:
     """Install (idempotently) the ILM policy, the report index templates and, in alias
     mode, the bootstrap indices <prefix>.<type>-000001 with their write aliases."""
     settings = es.settings()
-    client = es.client(settings)
+    client, secrets = es.connect(settings)
     try:
         result = setup_elasticsearch(
             client,
@@ -31,7 +31,7 @@ def command(es: ESOptions, replicas: int | None) -> None:
             replicas=replicas,
         )
     except ESSetupError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(secrets.text(str(exc))) from None
     finally:
         client.close()
     for line in result.lines():

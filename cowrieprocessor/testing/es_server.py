@@ -1,7 +1,7 @@
 """A fake Elasticsearch 8.x server for tests, speaking real HTTP on 127.0.0.1.
 
-It implements the small REST subset that :mod:`cowrieprocessor.reporting.es_publisher` and
-:mod:`cowrieprocessor.reporting.es_setup` use through the official ``elasticsearch`` 8.x client:
+It implements the small REST subset that :mod:`cowrieprocessor.es.publisher` and
+:mod:`cowrieprocessor.es.setup` use through the official ``elasticsearch`` 8.x client:
 
 * ``GET /`` (root info, version 8.x) and ``X-Elastic-Product: Elasticsearch`` on every response;
 * ``POST|PUT /_bulk`` and ``/<index>/_bulk`` (``index``, ``create`` and ``delete`` actions);

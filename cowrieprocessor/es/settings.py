@@ -23,7 +23,9 @@ Environment variables: ``ES_HOST`` (comma-separated for several nodes), ``ES_USE
 ``ES_INDEX_MODE``.
 
 ``password`` and ``api_key`` may be secret references (see :mod:`cowrieprocessor.secrets`).
-:class:`ESSettings` never shows them in ``repr``/``str``.
+:class:`ESSettings` never shows them in ``repr``/``str``. :func:`connect` resolves them once
+and returns the client with a :class:`~cowrieprocessor.secrets.Redactor` that masks the
+resolved values in anything shown or stored afterwards.
 """
 
 from __future__ import annotations
@@ -32,27 +34,24 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from elasticsearch import Elasticsearch
 
-from cowrieprocessor.secrets import resolve_secret
+from cowrieprocessor.es.names import DEFAULT_PREFIX, INDEX_MODES, IndexMode
+from cowrieprocessor.secrets import Redactor, redact, resolve_secret
 
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_HOST",
-    "DEFAULT_PREFIX",
     "ESSettings",
     "ESSettingsError",
-    "IndexMode",
+    "connect",
     "create_client",
     "load_settings",
 ]
 
-IndexMode = Literal["alias", "dated"]
-INDEX_MODES: tuple[IndexMode, ...] = ("alias", "dated")
-DEFAULT_PREFIX = "cowrie.reports"
 DEFAULT_HOST = "http://localhost:9200"
 CONFIG_ENV = "COWRIE_ES_CONFIG"
 
@@ -87,10 +86,6 @@ _FILE_KEYS = {
 
 class ESSettingsError(ValueError):
     """Invalid Elasticsearch settings (bad value, unreadable config file, ...)."""
-
-
-def _mask(value: str | None) -> str:
-    return "None" if value is None else "'***'"
 
 
 @dataclass(frozen=True)
@@ -128,12 +123,8 @@ class ESSettings:
             raise ESSettingsError("a password needs a username")
 
     def __repr__(self) -> str:
-        shown = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            text = _mask(value) if f.name in ("password", "api_key") else repr(value)
-            shown.append(f"{f.name}={text}")
-        return f"ESSettings({', '.join(shown)})"
+        shown = redact({f.name: getattr(self, f.name) for f in fields(self)})
+        return f"ESSettings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
 
     __str__ = __repr__
 
@@ -306,3 +297,20 @@ def create_client(settings: ESSettings, *, resolve_secrets: bool = True) -> Elas
     elif settings.username is not None:
         kwargs["basic_auth"] = (settings.username, settings.password or "")
     return Elasticsearch(**kwargs)
+
+
+def connect(settings: ESSettings) -> tuple[Elasticsearch, Redactor]:
+    """Resolve the secret references once; return the client and a redactor of their values.
+
+    Raises:
+        cowrieprocessor.secrets.SecretResolutionError: a secret reference failed.
+        ESSettingsError: the client refuses the settings (host URL, cloud id); the message
+            never holds a secret.
+    """
+    resolved = settings.resolved()
+    redactor = Redactor([resolved.password, resolved.api_key])
+    try:
+        return create_client(resolved, resolve_secrets=False), redactor
+    except ValueError as exc:
+        message = f"invalid Elasticsearch settings: {redactor.text(str(exc))}"
+        raise ESSettingsError(message) from None
