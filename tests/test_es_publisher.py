@@ -10,7 +10,7 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
-from cowrieprocessor.es.bulk import write_dry_run, write_dry_run_dir
+from cowrieprocessor.es.bulk import BulkItem, batches, write_dry_run, write_dry_run_dir
 from cowrieprocessor.es.names import ReportDocumentError, document_id, target_index, write_alias
 from cowrieprocessor.es.publisher import (
     ESPublishError,
@@ -44,8 +44,11 @@ def server() -> Iterator[FakeElasticsearch]:
 
 
 def _client(server: FakeElasticsearch, timeout: float = 5.0) -> Elasticsearch:
-    settings = load_settings(hosts=server.url, request_timeout=timeout, environ={})
-    return create_client(settings)
+    return _client_for(server.url, timeout)
+
+
+def _client_for(url: str, timeout: float = 5.0) -> Elasticsearch:
+    return create_client(load_settings(hosts=url, request_timeout=timeout, environ={}))
 
 
 @pytest.fixture
@@ -368,3 +371,84 @@ def test_empty_input_sends_nothing(server: FakeElasticsearch, client: Elasticsea
     result = publish_reports(client, [])
     assert result.ok and result.bulk_attempts == 0
     assert server.requests == []
+
+
+def test_refused_credentials_are_described_once(server: FakeElasticsearch) -> None:
+    admin = _client(server)
+    setup_elasticsearch(admin)
+    admin.close()
+    server.require_auth(username="cowrie", password="right-password")
+    settings = load_settings(
+        hosts=server.url, username="cowrie", password="wrong-password", environ={}
+    )
+    es = create_client(settings)
+    try:
+        with pytest.raises(ESPublishError) as alias:
+            publish_reports(es, example_reports())
+        result = publish_reports(es, example_reports(), index_mode="dated")
+    finally:
+        es.close()
+    assert str(alias.value) == (
+        "cannot check write alias cowrie.reports.daily-write: HTTP 401 Unauthorized"
+    )
+    server_reason = "unable to authenticate user [cowrie] for REST request [/_bulk]"
+    assert result.failed == 6 and result.bulk_attempts == 1
+    for outcome in result.outcomes:
+        assert (outcome.http_status, outcome.error_type, outcome.error) == (
+            401,
+            "security_exception",
+            server_reason,
+        )
+        assert outcome.reason == f"HTTP 401 security_exception: {server_reason}"
+    assert result.last_error == f"HTTP 401 security_exception: {server_reason}"
+
+
+def test_connection_errors_name_the_node(sleeps: Sleeps) -> None:
+    with FakeElasticsearch() as gone:
+        url = gone.url
+    es = _client_for(url)
+    try:
+        result = publish_reports(
+            es,
+            example_reports(),
+            index_mode="dated",
+            retry=RetryPolicy(max_attempts=2),
+            sleep=sleeps,
+        )
+    finally:
+        es.close()
+    assert result.failed == 6 and result.bulk_attempts == 2
+    assert (result.last_error or "").startswith(f"connection error with {url}: ")
+    assert "HTTPConnection(" not in (result.last_error or "")
+    failure = result.outcomes[0]
+    assert failure.error_type == "connection_error"
+    assert failure.reason == (
+        f"connection_error: gave up after 2 attempts; last error: {result.last_error}"
+    )
+
+
+def test_batches_cut_by_count_and_bytes_without_building_ahead() -> None:
+    pulled: list[int] = []
+
+    def items(sizes: list[int]) -> Iterator[BulkItem]:
+        pulled.clear()
+        for n, size in enumerate(sizes):
+            pulled.append(n)
+            # one byte of action line, the rest source, plus the two newlines
+            yield BulkItem(f"d{n}", "i", "daily", b"a", b"s" * (size - 3))
+
+    def cut(sizes: list[int], size: int, max_bytes: int) -> list[tuple[list[str], int]]:
+        return [
+            ([item.doc_id for item in batch], len(pulled))
+            for batch in batches(items(sizes), size, max_bytes)
+        ]
+
+    # full by count: handed on before the next document is built
+    assert cut([4] * 5, 2, 1000) == [(["d0", "d1"], 2), (["d2", "d3"], 4), (["d4"], 5)]
+    # full by bytes: cut before the item that would pass the cap; a big one goes alone
+    assert cut([4, 4, 4, 10, 3, 3], 10, 10) == [
+        (["d0", "d1"], 3),
+        (["d2"], 4),
+        (["d3"], 5),
+        (["d4", "d5"], 6),
+    ]

@@ -135,3 +135,36 @@ def test_without_product_header_the_client_refuses() -> None:
                 es.info()
         finally:
             es.close()
+
+
+def test_security_answers_401_like_elasticsearch(server: FakeElasticsearch) -> None:
+    from elasticsearch import AuthenticationException
+
+    server.require_auth(username="cowrie", password="right", api_key="a2V5")
+    right = Elasticsearch(server.url, basic_auth=("cowrie", "right"), max_retries=0)
+    by_key = Elasticsearch(server.url, api_key="a2V5", max_retries=0)
+    wrong = Elasticsearch(server.url, basic_auth=("cowrie", "wrong"), max_retries=0)
+    anonymous = Elasticsearch(server.url, max_retries=0)
+    try:
+        assert right.info()["name"] == by_key.info()["name"] == "fake-es"
+        with pytest.raises(AuthenticationException) as denied:
+            wrong.indices.put_index_template(name="t", index_patterns=["t-*"])
+        assert denied.value.meta.status == 401
+        error = denied.value.body["error"]
+        assert error["type"] == error["root_cause"][0]["type"] == "security_exception"
+        assert error["reason"] == (
+            "unable to authenticate user [cowrie] for REST request [/_index_template/t]"
+        )
+        assert 'Basic realm="security"' in denied.value.meta.headers["www-authenticate"]
+        with pytest.raises(AuthenticationException) as missing:
+            anonymous.info()
+        assert missing.value.body["error"]["reason"] == (
+            "missing authentication credentials for REST request [/]"
+        )
+        with pytest.raises(AuthenticationException) as head:
+            wrong.indices.exists_alias(name="a")
+        assert head.value.body in (None, "", b"")  # HEAD answers carry no body
+        assert server.templates == {}
+    finally:
+        for es in (right, by_key, wrong, anonymous):
+            es.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -201,3 +202,36 @@ def test_cli_es_setup_errors_are_clean(server: FakeElasticsearch, tmp_path: Path
 
     down = runner.invoke(command, ["--es-host", "http://127.0.0.1:9", "--es-timeout", "1"])
     assert down.exit_code == 1 and "connection" in down.output.lower()
+
+
+def test_cli_es_setup_refused_connection_names_host_and_reason() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens once the socket is closed
+    result = CliRunner().invoke(
+        command, ["--es-host", f"http://127.0.0.1:{port}", "--es-timeout", "2"]
+    )
+    assert result.exit_code == 1
+    [line] = result.output.splitlines()
+    prefix = (
+        "Error: es-setup failed at ILM policy cowrie.reports-policy: "
+        f"connection error with http://127.0.0.1:{port}: "
+    )
+    assert line.startswith(prefix), line
+    assert line.endswith("Connection refused"), line
+    assert "HTTPConnection(" not in line
+
+
+def test_cli_es_setup_refused_credentials_give_the_server_reason(
+    server: FakeElasticsearch,
+) -> None:
+    server.require_auth(username="cowrie", password="right-password")
+    args = ["--es-host", server.url, "--es-username", "cowrie", "--es-password", "wrong-password"]
+    result = CliRunner().invoke(command, args)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "Error: es-setup failed at ILM policy cowrie.reports-policy: HTTP 401 "
+        "security_exception: unable to authenticate user [cowrie] for REST request "
+        "[/_ilm/policy/cowrie.reports-policy]"
+    ]
+    assert server.policies == {} and server.templates == {}

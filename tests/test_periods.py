@@ -8,9 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cowrieprocessor.reporting.periods import (
+    LABEL_FIELDS,
     REPORT_TYPES,
     Period,
     PeriodError,
+    parse_label,
     parse_period,
     periods_between,
 )
@@ -275,3 +277,28 @@ def test_edges_of_the_calendar() -> None:
         Period.containing("daily", date.min).previous()
     with pytest.raises(PeriodError):
         Period.containing("monthly", date.max).next()
+
+
+@given(report_types, dates)
+def test_parse_label_inverts_label(report_type, day):
+    period = Period.containing(report_type, day)
+    assert parse_label(report_type, period.label) == period
+    assert period.document_fields()[LABEL_FIELDS[report_type]] == period.label
+
+
+@pytest.mark.parametrize(
+    ("report_type", "label"),
+    [
+        ("daily", " 2024-03-07"),
+        ("daily", "2024-02-30"),
+        ("weekly", "2024-w07"),  # parse_period takes it; a document never holds it
+        ("weekly", "2024-03-07"),
+        ("weekly", "2021-W53"),
+        ("monthly", "2024-03-07"),
+        ("monthly", "2024-13"),
+        ("yearly", "2024"),
+    ],
+)
+def test_parse_label_rejects_everything_but_the_exact_label(report_type, label):
+    with pytest.raises(PeriodError):
+        parse_label(report_type, label)

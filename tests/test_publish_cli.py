@@ -341,6 +341,79 @@ def test_connection_failure_is_one_line(sqlite_loaded: str, tmp_path: Path, mode
     assert status["counters"]["reports_published"] == 0
 
 
+def test_alias_check_refused_credentials_is_one_clear_line(
+    sqlite_loaded: str, ready: FakeElasticsearch, tmp_path: Path
+) -> None:
+    ready.require_auth(username="cowrie", password="right-password")
+    status_dir = tmp_path / "status"
+    result = publish(
+        sqlite_loaded,
+        status_dir,
+        ready,
+        "daily",
+        "2024-03-01",
+        "--es-username",
+        "cowrie",
+        "--es-password",
+        "wrong-password",
+    )
+    assert result.exit_code == 1
+    # a HEAD answer has no body: the status line's phrase, never "HTTP 401 None"
+    assert result.stderr.splitlines() == [
+        f"Error: cannot check write alias {DAILY}: HTTP 401 Unauthorized"
+    ]
+    assert ready.bulk_requests() == []
+    status = status_of(status_dir)
+    assert status["state"] == "failed" and status["counters"]["reports_built"] == 0
+    [setup] = [e for e in status["errors"] if e["reason"] == "setup"]
+    assert setup["message"] == f"cannot check write alias {DAILY}: HTTP 401 Unauthorized"
+
+
+def test_bulk_refused_credentials_say_their_reason_once(
+    sqlite_loaded: str, server: FakeElasticsearch, tmp_path: Path
+) -> None:
+    server.require_auth(username="cowrie", password="right-password")
+    status_dir = tmp_path / "status"
+    result = publish(
+        sqlite_loaded,
+        status_dir,
+        server,
+        "daily",
+        "--start",
+        DAYS[0],
+        "--end",
+        DAYS[-1],
+        "--batch-size",
+        "1",
+        "--index-mode",
+        "dated",
+        "--es-username",
+        "cowrie",
+        "--es-password",
+        "wrong-password",
+    )
+    assert result.exit_code == 1
+    reason = (
+        "HTTP 401 security_exception: "
+        "unable to authenticate user [cowrie] for REST request [/_bulk]"
+    )
+    doc_id = f"aggregate:daily:{DAYS[0]}"
+    # the first batch is refused as a whole: the run stops there instead of trying the rest
+    assert result.stderr.splitlines() == [
+        "1 documents not accepted:",
+        "document_id\tstatus\treason",
+        f"{doc_id}\t401\t{reason}",
+        f"Error: cannot publish to Elasticsearch: {reason}",
+    ]
+    assert "1 documents built, 0 accepted, 1 failed" in result.stdout
+    assert "stopped early, 2 reports not built" in result.stdout
+    assert len(server.bulk_requests()) == 1
+    assert list(server.all_documents()) == []
+    errors = {e["reason"]: e["message"] for e in status_of(status_dir)["errors"]}
+    assert errors["security_exception"] == f"{doc_id}: {reason}"
+    assert errors["stopped"] == f"cannot publish to Elasticsearch: {reason}"
+
+
 def test_usage_errors(sqlite_loaded: str, tmp_path: Path) -> None:
     status_dir = tmp_path / "status"
     both = run(sqlite_loaded, status_dir, "publish", "daily", "2024-03-01", "--start", "2024-03-01")

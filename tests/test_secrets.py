@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from cowrieprocessor.secrets import SecretResolutionError, is_secret_reference, resolve_secret
+from cowrieprocessor.secrets import (
+    Redactor,
+    SecretResolutionError,
+    is_secret_reference,
+    redact,
+    resolve_secret,
+)
 
 SECRET = "s3cr3t-Value!"
 
@@ -203,3 +209,32 @@ def test_malformed_keys() -> None:
         resolve_secret("aws-sm://#k")
     with pytest.raises(SecretResolutionError, match="dotted key"):
         resolve_secret("sops:///x#a..b")
+
+
+def test_redactor_masks_secret_keys_url_passwords_and_known_values() -> None:
+    mask = Redactor(["s3cr3t-value", None, "", "ab"])
+    data = {
+        "password": "x",
+        "es_api_key": None,
+        "hosts": ("https://user:pw@es.example:9200",),
+        "message": "HTTP 401: bad password s3cr3t-value for user",
+        "count": 3,
+        "nested": [{"Authorization": {"scheme": "Basic"}}],
+    }
+    assert mask(data) == {
+        "password": "***",
+        "es_api_key": None,  # nothing to hide, and "none given" stays visible
+        "hosts": ("https://user:***@es.example:9200",),
+        "message": "HTTP 401: bad password *** for user",
+        "count": 3,
+        "nested": [{"Authorization": "***"}],
+    }
+    assert mask.text(None) == ""
+    assert mask.text("ab is too short to mask without mangling text") == (
+        "ab is too short to mask without mangling text"
+    )
+    # the longer of two overlapping secrets is masked whole
+    assert Redactor(["abc", "abcdef"]).text("-abcdef-abc-") == "-***-***-"
+    # the shared redactor knows no values, only keys and URLs
+    assert redact("s3cr3t-value") == "s3cr3t-value"
+    assert redact({"token": "t"}) == {"token": "***"}

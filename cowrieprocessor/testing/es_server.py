@@ -21,7 +21,9 @@ Elasticsearch: there is no coercion (``"12"`` is not a ``long``, ``1`` is not a 
 
 Faults are scriptable per test, see :meth:`FakeElasticsearch.fail_items`,
 :meth:`~FakeElasticsearch.fail_requests`, :meth:`~FakeElasticsearch.drop_connections`,
-:meth:`~FakeElasticsearch.reject_documents` and :meth:`~FakeElasticsearch.delay_responses`.
+:meth:`~FakeElasticsearch.reject_documents` and :meth:`~FakeElasticsearch.delay_responses`;
+:meth:`~FakeElasticsearch.require_auth` turns security on (401 ``security_exception``
+answers to requests without the right credentials).
 Every request is recorded in :attr:`FakeElasticsearch.requests`.
 
 Example::
@@ -38,6 +40,8 @@ Example::
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import copy
 import fnmatch
@@ -316,6 +320,7 @@ class FakeElasticsearch:
         self.errors: list[Exception] = []
         self._item_faults: list[_ItemFault] = []
         self._request_faults: list[_RequestFault] = []
+        self._credentials: set[str] = set()
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
@@ -433,6 +438,47 @@ class FakeElasticsearch:
             self._request_faults.append(
                 _RequestFault("delay", times, path_contains, seconds=seconds)
             )
+
+    def require_auth(
+        self,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        """Accept only requests that carry these credentials, as a cluster with security on.
+
+        Basic auth ``username``/``password`` and an API key (the ``Authorization: ApiKey``
+        value) are each accepted when given. Any other request is answered with a 401
+        ``security_exception`` whose reason names the user and the request, and a
+        ``WWW-Authenticate`` header; the answer to ``HEAD`` has no body, as Elasticsearch's.
+        """
+        with self._lock:
+            if username is not None:
+                pair = f"{username}:{password or ''}".encode()
+                self._credentials.add("Basic " + base64.b64encode(pair).decode())
+            if api_key is not None:
+                self._credentials.add(f"ApiKey {api_key}")
+
+    def _auth_failure(self, authorization: str | None, uri: str) -> _ApiError | None:
+        with self._lock:
+            if not self._credentials or authorization in self._credentials:
+                return None
+        scheme, _, value = (authorization or "").partition(" ")
+        if not value:
+            reason = f"missing authentication credentials for REST request [{uri}]"
+        elif scheme == "Basic":
+            try:
+                user = base64.b64decode(value, validate=True).decode().partition(":")[0]
+            except (binascii.Error, UnicodeDecodeError):
+                user = "?"
+            reason = f"unable to authenticate user [{user}] for REST request [{uri}]"
+        else:
+            reason = (
+                "unable to authenticate with provided credentials and anonymous access is "
+                f"not allowed for this request [{uri}]"
+            )
+        return _ApiError(401, "security_exception", reason)
 
     def reset_faults(self) -> None:
         """Forget all scripted faults."""
@@ -858,8 +904,12 @@ class _Handler(BaseHTTPRequestHandler):
                     body=body,
                 )
             )
+        denied = self.fake._auth_failure(self.headers.get("Authorization"), self.path)
         try:
-            status, payload = self.fake.handle(method, split.path, parse_qs(split.query), body)
+            if denied is not None:
+                status, payload = denied.status, denied.body()
+            else:
+                status, payload = self.fake.handle(method, split.path, parse_qs(split.query), body)
         except _DropConnection:
             self.close_connection = True
             with contextlib.suppress(OSError):
@@ -875,6 +925,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         if self.fake.product_header:
             self.send_header("X-Elastic-Product", "Elasticsearch")
+        if denied is not None:
+            self.send_header("WWW-Authenticate", 'Basic realm="security" charset="UTF-8"')
+            self.send_header("WWW-Authenticate", "ApiKey")
         self.end_headers()
         if data:
             self.wfile.write(data)
