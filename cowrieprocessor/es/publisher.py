@@ -26,7 +26,7 @@ import random as _random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, TlsError
@@ -239,7 +239,9 @@ class BulkSender:
             outcome.attempts += 1
         body = [line for item, _ in pending for line in (item.action, item.source)]
         try:
-            response = self.client.bulk(operations=body, refresh=self.refresh)
+            # the client types operations as mappings; its NDJSON serializer sends bytes as is
+            operations = cast(Sequence[Mapping[str, Any]], body)
+            response = self.client.bulk(operations=operations, refresh=self.refresh)
         except (ApiError, TransportError) as exc:
             failure = describe_failure(exc, self.client)
             self.last_error = failure.line
