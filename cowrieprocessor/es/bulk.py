@@ -25,7 +25,6 @@ __all__ = [
     "batches",
     "bulk_item",
     "bulk_items",
-    "bulk_lines",
     "write_dry_run",
     "write_dry_run_dir",
 ]
@@ -96,22 +95,6 @@ def batches(items: Iterable[BulkItem], size: int, max_bytes: int) -> Iterator[li
             batch, batch_bytes = [], 0
     if batch:
         yield batch
-
-
-def bulk_lines(
-    documents: Iterable[Mapping[str, Any]],
-    *,
-    prefix: str = DEFAULT_PREFIX,
-    index_mode: IndexMode = "alias",
-) -> Iterator[bytes]:
-    """The bulk NDJSON lines (action, source, action, source, ...) without newlines.
-
-    Raises:
-        ReportDocumentError: a document cannot be named (when its turn comes).
-    """
-    for item in bulk_items(documents, prefix=prefix, index_mode=index_mode):
-        yield item.action
-        yield item.source
 
 
 class DryRunWriter:
