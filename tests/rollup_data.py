@@ -221,6 +221,12 @@ def expected(events: list[dict]) -> dict[str, set[tuple]]:
         ):
             out[name][(*bucket, value)]["sessions"] += 1
         out["daily_command_counts"][(*bucket, commands)]["sessions"] += 1
+        hour = out["hourly_sessions"][(*bucket, first.hour)]
+        hour["sessions"] += 1
+        hour["login_attempts"] += logins
+        hour["login_successes"] += kinds["cowrie.login.success"]
+        hour["commands"] += commands
+        hour["downloads"] += downloads
     from cowrieprocessor.rollups.definitions import ROLLUPS
 
     result: dict[str, set[tuple]] = {}

@@ -18,6 +18,7 @@ from cowrieprocessor.db.migrate import (
     head_revision,
     upgrade,
 )
+from cowrieprocessor.rollups.definitions import PERIOD_VALUES, ROLLUPS
 
 BASE_TABLES = {
     "raw_events",
@@ -105,8 +106,11 @@ def test_credential_views_v2_recompute_only_what_changed(empty_db_url: str, tmp_
         for revision in ("0008", "0009"):
             (downgrade if revision == "0008" else upgrade)(engine, revision)
             assert dirty_buckets(engine) == 2  # 2024-03-02 and -03, not 2024-03-01
-            refresh_dirty(engine)
-            assert check(engine) == []
+            # Only the rollups that exist at that revision (later ones add more).
+            tables = set(inspect(engine).get_table_names())
+            older = [r for r in ROLLUPS if r.name in tables]
+            refresh_dirty(engine, rollups=older)
+            assert check(engine, rollups=[*older, PERIOD_VALUES]) == []
             assert (usernames() == at_v2) is (revision == "0009")  # v1 reads {"b": 1} as text
     finally:
         engine.dispose()

@@ -130,6 +130,15 @@ daily_hassh = _rollup_table(
 daily_command_counts = _rollup_table(
     "daily_command_counts", Column("command_count", Integer, nullable=False), _count("sessions")
 )
+hourly_sessions = _rollup_table(
+    "hourly_sessions",
+    Column("hour", Integer, nullable=False),
+    _count("sessions"),
+    _count("login_attempts"),
+    _count("login_successes"),
+    _count("commands"),
+    _count("downloads"),
+)
 
 #: Top-list figures per ISO week or calendar month (``PERIOD_VALUES`` in
 #: rollups/definitions.py); ``kind`` is 'weekly' or 'monthly', ``period_start`` its first day.

@@ -122,6 +122,13 @@ ROLLUPS: tuple[Rollup, ...] = (
     ),
     Rollup("daily_hassh", 1, (*BUCKET, "hassh"), ("sessions",)),
     Rollup("daily_command_counts", 1, (*BUCKET, "command_count"), ("sessions",)),
+    # Per UTC hour of the first event: the HTML report's hour charts and day x hour heatmap.
+    Rollup(
+        "hourly_sessions",
+        1,
+        (*BUCKET, "hour"),
+        ("sessions", "login_attempts", "login_successes", "commands", "downloads"),
+    ),
 )
 
 #: Top-list figures per ISO week ('weekly') and calendar month ('monthly'), from the daily

@@ -359,13 +359,17 @@ def _param(conn: Connection, day: date) -> Any:
 
 
 def refresh_dirty(
-    engine: Engine, on_progress: ProgressCallback | None = None, *, readers: int = READERS
+    engine: Engine,
+    on_progress: ProgressCallback | None = None,
+    *,
+    readers: int = READERS,
+    rollups: Sequence[Rollup] = ROLLUPS,
 ) -> RefreshStats:
     """Recompute the dirty buckets of every rollup and clear their marks, atomically.
 
     With more than one bucket, ``readers`` threads read the live views beside the
     transaction where the database allows it (see :func:`refresh_buckets`); 0 reads them
-    inside it.
+    inside it. ``rollups`` narrows the daily rollups (a database at an older revision).
     """
     started = time.perf_counter()
     stats = RefreshStats()
@@ -380,6 +384,7 @@ def refresh_dirty(
             conn,
             [(d, s) for d, s, _ in marks],
             stats,
+            rollups,
             on_progress=on_progress,
             # One bucket's reads spread over threads do not pay for handing the rows over.
             readers=readers if len(marks) > 1 and _readable_beside(conn) else 0,
@@ -429,14 +434,16 @@ def dirty_buckets(engine: Engine) -> int:
         return int(conn.exec_driver_sql("SELECT COUNT(*) FROM rollup_dirty").scalar_one())
 
 
-def check(engine: Engine, limit: int = 20) -> list[Difference]:
+def check(
+    engine: Engine, limit: int = 20, rollups: Sequence[Rollup] = ALL_ROLLUPS
+) -> list[Difference]:
     """Compare every rollup with its live view; up to ``limit`` differing rows per rollup.
 
     Dirty buckets not refreshed yet show up as differences: refresh first.
     """
     differences: list[Difference] = []
     with engine.connect() as conn:
-        for rollup in ALL_ROLLUPS:
+        for rollup in rollups:
             cols = ", ".join(rollup.columns)
             order = ", ".join(str(i + 1) for i in range(len(rollup.key)))
             for kind, left, right in (
