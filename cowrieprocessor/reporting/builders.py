@@ -176,6 +176,32 @@ class ReportBuilder:
             ids += dal.sessions_with_command_count(window, count, self.top_n - len(ids))
         return ids
 
+    def trends(
+        self, document: dict[str, Any], period: Period, sensor: str | None = None
+    ) -> dict[str, float | None]:
+        """The ``trends`` of ``document`` (built for ``period`` and ``sensor``): percent
+        changes against the previous period. Weekly and monthly documents hold them; the
+        HTML and Markdown reports show them for daily documents too."""
+        with self.session_factory() as session:
+            return self._trends(ReportingDAL(session, self.tables), period, sensor, document)
+
+    def _trends(
+        self, dal: ReportingDAL, period: Period, sensor: str | None, doc: dict[str, Any]
+    ) -> dict[str, float | None]:
+        prev = period.previous()
+        whole = None if prev.report_type == "daily" else prev.report_type
+        prev_window = Window(prev.start, prev.end, sensor, whole)
+        prev_totals = dal.session_totals(prev_window)
+        downloads = _change(doc["files"]["downloads_total"], prev_totals["downloads"])
+        return {
+            "sessions_change": _change(doc["sessions"]["total"], prev_totals["sessions"]),
+            "unique_ips_change": _change(
+                doc["sessions"]["unique_ips"], dal.top("src_ip", prev_window, 1)[1]
+            ),
+            "downloads_change": downloads,
+            "files_change": downloads,
+        }
+
     def _alerts(
         self,
         dal: ReportingDAL,
@@ -243,18 +269,7 @@ class _MultiDayBuilder(ReportBuilder):
         empty = {"sessions": 0, "unique_ips": 0, "commands": 0, "downloads": 0}
         doc["days_included"] = len(period.days)
         doc["daily"] = [{"date": d.isoformat(), **days.get(d, empty)} for d in period.days]
-        prev = period.previous()
-        prev_window = Window(prev.start, prev.end, window.sensor, prev.report_type)
-        prev_totals = dal.session_totals(prev_window)
-        downloads = _change(doc["files"]["downloads_total"], prev_totals["downloads"])
-        doc["trends"] = {
-            "sessions_change": _change(doc["sessions"]["total"], prev_totals["sessions"]),
-            "unique_ips_change": _change(
-                doc["sessions"]["unique_ips"], dal.top("src_ip", prev_window, 1)[1]
-            ),
-            "downloads_change": downloads,
-            "files_change": downloads,
-        }
+        doc["trends"] = self._trends(dal, period, window.sensor, doc)
         n = doc["days_included"]
         doc["daily_average"] = {
             "sessions": _avg(doc["sessions"]["total"], n),

@@ -38,6 +38,7 @@ from cowrieprocessor.db.tables import (
     daily_sessions,
     daily_src_ips,
     daily_usernames,
+    hourly_sessions,
     period_values,
     session_summaries,
 )
@@ -279,6 +280,33 @@ class ReportingDAL:
                 _as_date(day), {"sessions": 0, "unique_ips": 0, "commands": 0, "downloads": 0}
             )["unique_ips"] = int(n)
         return days
+
+    def per_hour(self, window: Window) -> dict[tuple[date, int], dict[str, int]]:
+        """Per (day, UTC hour of the first event): sessions, login attempts and successes,
+        commands and downloads of the sessions started then (``hourly_sessions``).
+
+        Only hours with sessions are keys.
+        """
+        h = hourly_sessions
+        figures = ("sessions", "login_attempts", "login_successes", "commands", "downloads")
+        query = (
+            select(h.c.day, h.c.hour, *[func.sum(h.c[f]) for f in figures])
+            .where(*self._in_window(h, window))
+            .group_by(h.c.day, h.c.hour)
+        )
+        return {
+            (_as_date(day), int(hour)): dict(zip(figures, map(int, sums), strict=True))
+            for day, hour, *sums in self.session.execute(query)
+        }
+
+    def data_span(self, sensor: str | None = None) -> tuple[date, date] | None:
+        """First and last day holding sessions (of ``sensor``, or of any); None if none."""
+        s = self.tables.sessions
+        query = select(func.min(s.c.day), func.max(s.c.day))
+        if sensor is not None:
+            query = query.where(s.c.sensor == sensor)
+        first, last = self.session.execute(query).one()
+        return None if first is None else (_as_date(first), _as_date(last))
 
     def _only_sensor(self, window: Window) -> str | None:
         """The sensor, when exactly one has sessions in the window (then the aggregate's

@@ -28,7 +28,7 @@ from rich.cells import get_character_cell_size
 from rich.style import Style
 from rich.text import Text
 
-__all__ = ["ELLIPSIS", "ESCAPE_STYLE", "escape_controls", "safe_text"]
+__all__ = ["ELLIPSIS", "ESCAPE_STYLE", "escape_controls", "safe_text", "visible_pieces"]
 
 ELLIPSIS = "…"
 ESCAPE_STYLE = Style(color="magenta", italic=True)
@@ -65,6 +65,25 @@ def escape_controls(value: str) -> str:
     Unlike :func:`safe_text` this neither truncates nor styles; use it for plain-text output.
     """
     return "".join(_escape_for(char) or char for char in value)
+
+
+def visible_pieces(value: str) -> list[tuple[str, bool]]:
+    """``value`` cut into runs of plain text and escapes: ``[(text, is_escape), ...]``, so
+    that a template can style the escapes (its autoescaping escapes both kinds)."""
+    pieces: list[tuple[str, bool]] = []
+    run: list[str] = []
+    for char in str(value):
+        escape = _escape_for(char)
+        if escape is None:
+            run.append(char)
+            continue
+        if run:
+            pieces.append(("".join(run), False))
+            run.clear()
+        pieces.append((escape, True))
+    if run:
+        pieces.append(("".join(run), False))
+    return pieces
 
 
 def safe_text(value: str, max_len: int = 60) -> Text:
