@@ -97,9 +97,11 @@ output_file_option = click.option(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "ndjson"]),
+    type=click.Choice(["table", "json", "ndjson", "html", "markdown"]),
     default="table",
     show_default=True,
+    help="html: one self-contained page with charts (needs the html extra); markdown: "
+    "the same figures as GitHub-flavoured tables.",
 )
 @output_file_option
 @pass_app
@@ -129,6 +131,12 @@ def show(
     sensors = resolve_sensors(engine, sensor, all_sensors)
     builder = builder_for(report_type)(create_session_maker(engine), top_n=top_n)
     documents = [builder.build(chosen, s) for s in sensors]
+    if fmt in ("html", "markdown"):
+        _write_page(builder, chosen, sensors, documents, fmt, output)
+        return
+    notice = _empty_notice(builder, sensors, documents[0])
+    if notice and fmt in ("json", "ndjson"):
+        click.echo(f"note: {notice}", err=True)
     with _output(output) as out:
         if fmt == "json":
             out.write(to_json(documents[0] if len(documents) == 1 else documents) + "\n")
@@ -146,8 +154,51 @@ def show(
                 markup=False,
                 **({"width": 120} if output else {}),
             )
+            if notice:
+                console.print(f"Note: {notice}", style="bold yellow")
             for document in documents:
                 console.print(render_report(document))
+
+
+def _empty_notice(builder: Any, sensors: list[str | None], document: dict[str, Any]) -> str | None:
+    """Where the data is, when the reported period holds no session (else None)."""
+    if document["sessions"]["total"]:
+        return None
+    from cowrieprocessor.reporting.page import data_span, empty_notice
+
+    only = sensors[0] if len(sensors) == 1 else None
+    return empty_notice(document, data_span(builder.session_factory, only))
+
+
+def _write_page(
+    builder: Any,
+    period: Any,
+    sensors: list[str | None],
+    documents: list[dict[str, Any]],
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """The documents as one HTML page or Markdown text (reporting/html.py)."""
+    try:
+        from cowrieprocessor.reporting.html import render_html, render_markdown
+    except ImportError:
+        raise click.ClickException(
+            f"--format {fmt} needs the html extra: pip install 'cowrieprocessor[html]'"
+        ) from None
+    from cowrieprocessor.reporting.charts import ChartsUnavailable
+    from cowrieprocessor.reporting.page import build_page
+
+    page = build_page(builder, period, sensors, documents)
+    try:
+        text = render_html(page) if fmt == "html" else render_markdown(page)
+    except ChartsUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    if page.notice:
+        click.echo(f"note: {page.notice}", err=True)
+    with _output(output) as out:
+        out.write(text)
+    if output is not None:
+        click.echo(f"wrote {output}", err=True)
 
 
 @click.command("export")

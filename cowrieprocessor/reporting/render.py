@@ -242,12 +242,30 @@ def _detail_value(value: object) -> str:
     return str(value)
 
 
+#: Cells of a long value (command, URL, hash) shown wrapped in full before it is cut.
+LONG_VALUE_CELLS = 1000
+
+
 def _top_table(
-    title: str, rows: Sequence[Any], *, width: int, header: str, count_header: str = "count"
+    title: str,
+    rows: Sequence[Any],
+    *,
+    width: int,
+    header: str,
+    count_header: str = "count",
+    wrap: bool = False,
 ) -> Table:
-    """A small two-column top list: the value (cut to ``width`` cells) and its count."""
+    """A two-column top list: the value and its count. A short list cuts values to
+    ``width`` cells; a ``wrap`` list spans the console and wraps them (up to
+    :data:`LONG_VALUE_CELLS`), so a long command is read whole, not cut beside empty space."""
     table = Table(
-        Column(header, max_width=width, no_wrap=True, overflow="ellipsis"),
+        Column(
+            header,
+            max_width=None if wrap else width,
+            no_wrap=not wrap,
+            overflow="fold" if wrap else "ellipsis",
+            ratio=1 if wrap else None,
+        ),
         Column(count_header, justify="right", no_wrap=True),
         title=title,
         title_justify="left",
@@ -256,6 +274,7 @@ def _top_table(
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
+        expand=wrap,
     )
     shown = 0
     for row in rows:
@@ -265,6 +284,9 @@ def _top_table(
         if value is None or value == "":
             # Empty strings are values too; show them rather than a blank cell.
             cell = Text("(empty)" if value == "" else "(null)", style=ESCAPE_STYLE)
+        elif wrap:
+            cell = safe_text(str(value), LONG_VALUE_CELLS)
+            cell.no_wrap, cell.overflow = False, "fold"
         else:
             cell = safe_text(str(value), width)
         table.add_row(cell, _fmt_number(row.get("count")))
@@ -338,14 +360,24 @@ def _top_lists(document: Mapping[str, Any]) -> RenderableType:
     ]
     long = [
         _top_table(
-            "Top commands", _sequence(commands.get("top_commands")), width=60, header="command"
+            "Top commands",
+            _sequence(commands.get("top_commands")),
+            width=60,
+            header="command",
+            wrap=True,
         ),
-        _top_table("Top URLs", _sequence(files.get("top_urls")), width=60, header="URL"),
+        _top_table("Top URLs", _sequence(files.get("top_urls")), width=60, header="URL", wrap=True),
         _top_table(
-            "Top file hashes", _sequence(files.get("top_hashes")), width=64, header="SHA-256"
+            "Top file hashes",
+            _sequence(files.get("top_hashes")),
+            width=64,
+            header="SHA-256",
+            wrap=True,
         ),
     ]
-    return Group(Columns(short, padding=(1, 3)), Columns(long, padding=(1, 3)))
+    # One below the other, each as wide as the console: long values wrap instead of being
+    # cut beside an empty column.
+    return Group(Columns(short, padding=(1, 3)), *long)
 
 
 def _trend(document: Mapping[str, Any]) -> RenderableType:
