@@ -342,7 +342,15 @@ def test_iter_sessions_memory_is_flat(engine: Engine) -> None:
 
 
 #: Modules `show --format json` must not load: start-up time counts in every report.
-HEAVY = ("rich", "elasticsearch", "platformdirs", "cowrieprocessor.db.models")
+HEAVY = (
+    "rich",
+    "elasticsearch",
+    "platformdirs",
+    "cowrieprocessor.db.models",
+    "jinja2",
+    "vl_convert",
+    "cowrieprocessor.reporting.html",
+)
 
 
 def test_show_json_imports_only_what_it_needs(
