@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up .venv, generate two weeks of realistic Cowrie logs for two sensors (ending
-# yesterday), ingest them into an embedded SQLite database, and show last week's report.
+# yesterday), ingest them into an embedded SQLite database, show last week's report, and write
+# it as one HTML page (all sensors, with charts) whose path it prints last.
 # Safe to run again: the second ingest reads nothing new.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +16,5 @@ if [ ! -d demo-data/logs ]; then
 fi
 "$cli" ingest demo-data/logs
 "$cli" show weekly
+"$cli" show weekly --all-sensors --format html --output demo-data/last-week.html
+echo "$PWD/demo-data/last-week.html"
