@@ -13,7 +13,7 @@ markup or a link, with ``|`` escaped for the table.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -113,26 +113,30 @@ def _svg(chart: Chart) -> Markup:
     return Markup(svg)
 
 
-def _charts(charts: list[Chart]) -> Iterator[tuple[Chart, Markup]]:
-    for chart in charts:
-        yield chart, _svg(chart)
+#: Threads rendering charts: vl-convert renders outside the GIL, so two use both cores.
+RENDER_THREADS = 2
 
 
 def render_html(page: ReportPage, *, now: datetime | None = None) -> str:
     """The page as one self-contained HTML document (text)."""
     comparison = sensor_chart(page)
-    return (
-        _environment("html")
-        .get_template("report.html.j2")
-        .render(
-            page=page,
-            report_type=page.period.report_type,
-            label=page.period.label,
-            generated=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
-            css=_style_sheet(),
-            sections=[(s, list(_charts(section_charts(s)))) for s in page.sections],
-            comparison=None if comparison is None else (comparison, _svg(comparison)),
-        )
+    charts = [section_charts(s) for s in page.sections]
+    flat = [c for section in charts for c in section] + ([comparison] if comparison else [])
+    with ThreadPoolExecutor(RENDER_THREADS) as pool:
+        svgs = iter(list(pool.map(_svg, flat)))
+    sections = [
+        (section, [(c, next(svgs)) for c in section_charts_])
+        for section, section_charts_ in zip(page.sections, charts, strict=True)
+    ]
+    template = _environment("html").get_template("report.html.j2")
+    return template.render(
+        page=page,
+        report_type=page.period.report_type,
+        label=page.period.label,
+        generated=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        css=_style_sheet(),
+        sections=sections,
+        comparison=None if comparison is None else (comparison, next(svgs)),
     )
 
 
