@@ -1,4 +1,4 @@
-"""Report benchmark: `show weekly/monthly --format json` end to end on a busy history, next to
+"""Report benchmark: `show weekly/monthly --format json|html` end to end on a busy history, next to
 the same documents computed straight from the base tables (through the live views).
 
 Usage: python scripts/bench_reports.py [--days 60] [--per-day 100000] [--runs 5]
@@ -9,7 +9,8 @@ tables) is built once and cached in bench-data/; its rollups
 are rebuilt once. A cached history at an older schema is upgraded first (the migrations
 fill the rollups they add), so a stale cache never gives wrong figures. Then, in the same
 run: the CLI end to end (process start included, median of ``--runs``, with the package's
-bytecode compiled as an installed wheel has it), the builder in process from the rollups,
+bytecode compiled as an installed wheel has it), as JSON and as an HTML page (with its size),
+the builder in process from the rollups,
 and the builder in process from the live views over the base tables (daily views only: no
 period rollups).
 """
@@ -81,10 +82,12 @@ def median_seconds(cmd: list[str], runs: int) -> float:
     return statistics.median(times)
 
 
-def cli_seconds(url: str, report_type: str, label: str, runs: int) -> float:
-    """Median wall time of `cowrie-report show ... --format json`, process start included."""
+def cli_seconds(
+    url: str, report_type: str, label: str, runs: int, *extra: str, fmt: str = "json"
+) -> float:
+    """Median wall time of `cowrie-report show ... --format FMT`, process start included."""
     cmd = [sys.executable, "-m", "cowrieprocessor.cli.main", "--db", url, "show"]
-    return median_seconds([*cmd, report_type, label, "--format", "json"], runs)
+    return median_seconds([*cmd, report_type, label, "--format", fmt, *extra], runs)
 
 
 def startup_seconds(runs: int) -> float:
@@ -134,6 +137,14 @@ def main() -> None:
             f"{args.runs}); build from rollups {rollups:6.3f} s; from base tables "
             f"{live:8.2f} s -> {live / rollups:,.0f}x faster in process, "
             f"{live / cli:,.0f}x end to end; documents equal: {same}"
+        )
+        page = DATA / f"bench-{period.report_type}.html"
+        html = cli_seconds(
+            url, period.report_type, period.label, args.runs, "--output", str(page), fmt="html"
+        )
+        print(
+            f"{period.report_type:<8} show --format html end to end: {html:6.3f} s "
+            f"({html - cli:+.3f} s against json); page {page.stat().st_size / 1e6:.2f} MB"
         )
 
 
