@@ -16,9 +16,9 @@ from sqlalchemy import Engine
 
 from cowrieprocessor.cli.common import AppContext, pass_app, stderr_console, user_errors
 from cowrieprocessor.db.engine import create_session_maker
-from cowrieprocessor.reporting.builders import DEFAULT_TOP_N, builder_for
+from cowrieprocessor.reporting.builders import DEFAULT_TOP_N, ReportBuilder, builder_for
 from cowrieprocessor.reporting.dal import DEFAULT_BATCH, ReportingDAL, Window
-from cowrieprocessor.reporting.periods import REPORT_TYPES, PeriodError, parse_period
+from cowrieprocessor.reporting.periods import REPORT_TYPES, Period, PeriodError, parse_period
 from cowrieprocessor.reporting.serialize import to_json, to_ndjson
 from cowrieprocessor.rollups.refresh import dirty_buckets
 
@@ -160,7 +160,9 @@ def show(
                 console.print(render_report(document))
 
 
-def _empty_notice(builder: Any, sensors: list[str | None], document: dict[str, Any]) -> str | None:
+def _empty_notice(
+    builder: ReportBuilder, sensors: list[str | None], document: dict[str, Any]
+) -> str | None:
     """Where the data is, when the reported period holds no session (else None)."""
     if document["sessions"]["total"]:
         return None
@@ -171,8 +173,8 @@ def _empty_notice(builder: Any, sensors: list[str | None], document: dict[str, A
 
 
 def _write_page(
-    builder: Any,
-    period: Any,
+    builder: ReportBuilder,
+    period: Period,
     sensors: list[str | None],
     documents: list[dict[str, Any]],
     fmt: str,
