@@ -86,6 +86,51 @@ def test_derived_rollups_sum_an_earlier_finer_rollup() -> None:
         assert set(rollup.values) <= set(source.values)
 
 
+def _key_index_columns(engine: Engine, table: str) -> list[str]:
+    """The column list of the migrations' unique key index ``rk_<table>``, as written."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            sql = "SELECT indexdef FROM pg_indexes WHERE indexname = %s"
+        else:
+            sql = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?"
+        definition = conn.exec_driver_sql(sql, (f"rk_{table}",)).scalar_one()
+    inside = definition[definition.index("(") + 1 : definition.rindex(")")]
+    return [part.strip() for part in inside.split(",")]
+
+
+def test_each_definition_is_the_schema_the_migrations_build(engine: Engine) -> None:
+    """The one definition per rollup agrees with what the migrations installed: the table's
+    columns, the live view's columns in the same order, and the key index (md5() of the
+    unbounded text columns on PostgreSQL)."""
+    pg = engine.dialect.name == "postgresql"
+    schema = inspect(engine)
+    for rollup in (*ROLLUPS, PERIOD_VALUES):
+        assert [c["name"] for c in schema.get_columns(rollup.name)] == list(rollup.columns)
+        assert [c["name"] for c in schema.get_columns(rollup.live)] == list(rollup.columns)
+        want = [f"md5({c})" if pg and c in rollup.hashed else c for c in rollup.key]
+        assert _key_index_columns(engine, rollup.name) == want, rollup.name
+
+
+def test_sensor_names_with_sql_metacharacters_are_bound_not_spliced(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Bucket refreshes, read-ahead threads included, bind the sensor as a parameter."""
+    names = dict(
+        zip(("alpha", "beta", "gamma"), ("a?b", "%s'%(day)s", ":sensor -- ?"), strict=True)
+    )
+    events = [{**e, "sensor": names[e["sensor"]]} for e in generate(29, sessions=40)]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    ingest(engine, write_files(events, logs, random.Random(29), files=3))
+    stats = refresh_dirty(engine, readers=2)
+    assert stats.buckets_total > 1
+    assert {sensor for _, sensor in marks(engine)} == set()
+    assert {r[1] for r in rows_of(engine, "daily_sessions", ("day", "sensor"))} == set(
+        names.values()
+    )
+    assert_rollups(engine, events)
+
+
 def test_credential_rollups_read_only_login_events(engine: Engine) -> None:
     sql = "SELECT * FROM daily_credentials_live WHERE day = '2026-01-01' AND sensor = 's'"
     with engine.connect() as conn:

@@ -24,10 +24,13 @@ from cowrieprocessor.db import limits
 from cowrieprocessor.db.tables import METADATA
 from cowrieprocessor.db.types import BigId, JSONDocument, UTCDateTime
 
+# The rollup tables join METADATA when their definitions load: Alembic compares them too.
+from cowrieprocessor.rollups import definitions as _rollups  # noqa: F401  # isort: skip
+
 
 class Base(DeclarativeBase):
-    """Declarative base on the shared metadata (``db/tables.py``: the rollup tables and the
-    naming convention that names constraints stably in migrations)."""
+    """Declarative base on the shared metadata (``db/tables.py``: the naming convention that
+    names constraints stably in migrations; the rollup tables of ``rollups/definitions.py``)."""
 
     metadata = METADATA
 

@@ -28,20 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from cowrieprocessor.db.tables import (
-    daily_command_counts,
-    daily_commands,
-    daily_credentials,
-    daily_files,
-    daily_passwords,
-    daily_protocols,
-    daily_sessions,
-    daily_src_ips,
-    daily_usernames,
-    hourly_sessions,
-    period_values,
-    session_summaries,
-)
+from cowrieprocessor.db.tables import session_summaries
+from cowrieprocessor.rollups.definitions import PERIOD_VALUES, get
 
 DEFAULT_BATCH = 1_000
 
@@ -63,16 +51,16 @@ class RollupTables(NamedTuple):
 
 
 ROLLUP_TABLES = RollupTables(
-    daily_sessions,
-    daily_commands,
-    daily_files,
-    daily_credentials,
-    daily_src_ips,
-    daily_protocols,
-    daily_usernames,
-    daily_passwords,
-    daily_command_counts,
-    period_values,
+    sessions=get("daily_sessions").table,
+    commands=get("daily_commands").table,
+    files=get("daily_files").table,
+    credentials=get("daily_credentials").table,
+    src_ips=get("daily_src_ips").table,
+    protocols=get("daily_protocols").table,
+    usernames=get("daily_usernames").table,
+    passwords=get("daily_passwords").table,
+    command_counts=get("daily_command_counts").table,
+    periods=PERIOD_VALUES.table,
 )
 
 
@@ -127,26 +115,15 @@ class ReportingDAL:
     # -- figures --------------------------------------------------------------------------
 
     def session_totals(self, window: Window) -> dict[str, int]:
-        """Sums, minima and maxima of ``daily_sessions`` over the window."""
+        """Every value of ``daily_sessions`` over the window: summed, or the minimum or
+        maximum of the days (as its definition says); 0 for a window without sessions."""
         t = self.tables.sessions
-        sums = [
-            "sessions",
-            "sessions_with_login",
-            "sessions_with_commands",
-            "sessions_with_downloads",
-            "commands_sum",
-            "duration_us_sum",
-            "login_attempts",
-            "login_successes",
-            "downloads",
-            "uploads",
-            "vt_flagged_sessions",
-            "dshield_flagged_sessions",
-        ]
+        rollup = get("daily_sessions")
         query = select(
-            *[func.coalesce(func.sum(t.c[name]), 0).label(name) for name in sums],
-            func.coalesce(func.min(t.c.commands_min), 0).label("commands_min"),
-            func.coalesce(func.max(t.c.commands_max), 0).label("commands_max"),
+            *[
+                func.coalesce(getattr(func, rollup.combine(name).lower())(t.c[name]), 0).label(name)
+                for name in rollup.values
+            ]
         ).where(*self._in_window(t, window))
         row = self.session.execute(query).one()
         return {key: int(value) for key, value in row._mapping.items()}
@@ -287,8 +264,8 @@ class ReportingDAL:
 
         Only hours with sessions are keys.
         """
-        h = hourly_sessions
-        figures = ("sessions", "login_attempts", "login_successes", "commands", "downloads")
+        rollup = get("hourly_sessions")
+        h, figures = rollup.table, rollup.values
         query = (
             select(h.c.day, h.c.hour, *[func.sum(h.c[f]) for f in figures])
             .where(*self._in_window(h, window))

@@ -1,40 +1,108 @@
-"""The rollups: names, keys and the SQL version in effect. The one place refresh code reads.
+"""The rollups: one definition each (name, SQL version, key and value columns), the one
+place the refresh code, the reports and the schema read them from.
 
 Each rollup ``<name>`` is defined by ``sql/views/<name>_v<version>.sql`` (or a
 ``.sqlite.sql`` / ``.postgresql.sql`` pair where the dialects differ): a SELECT over the
-base tables grouped by ``(day, sensor)`` plus the rest of its key. The migrations install it
-twice: as the plain view ``<name>_live`` (always correct, slow) and as the table ``<name>``
-(the rollup the reports read), refreshed bucket by bucket.
+base tables grouped by ``(day, sensor)`` plus the rest of its key, returning the key columns
+then the value columns in the order given here. The migrations install it twice: as the
+plain view ``<name>_live`` (always correct, slow) and as the table ``<name>`` (the rollup the
+reports read; :attr:`Rollup.table` is its SQLAlchemy table on the shared metadata),
+refreshed bucket by bucket.
 
 ``period_values`` sums the top-list figures of the daily rollup tables per ISO week and
 calendar month (through the view ``period_sources``); it has no day, so bucket refreshes
 keep it up to date by difference (``rollups/refresh.py``) instead of replacing rows.
 
-Migrations name the exact version they install; bumping ``version`` here must come with a
-migration that installs that version (see ``alembic/versions/0003_daily_files_vt_label.py``).
+Adding a rollup is one :class:`Rollup` in :data:`ROLLUPS`, one SQL file and one migration
+(docs/architecture.md). Migrations name the exact version they install; bumping
+``version`` here must come with a migration that installs that version (see
+``alembic/versions/0003_daily_files_vt_label.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Date, Integer, String, Table, Text
+
+from cowrieprocessor.db import limits
+from cowrieprocessor.db.tables import METADATA
+
+#: How a value column combines over several buckets (days, sensors): its ``info`` entry.
+COMBINE = "combine"
 
 
-@dataclass(frozen=True)
+def bucket() -> tuple[Column[Any], Column[Any]]:
+    """The ``(day, sensor)`` bucket that starts the key of every daily rollup."""
+    return Column("day", Date, nullable=False), Column(
+        "sensor", String(limits.SENSOR), nullable=False
+    )
+
+
+def text(name: str) -> Column[Any]:
+    """An unbounded text key column (indexed as ``md5(column)`` on PostgreSQL)."""
+    return Column(name, Text, nullable=False)
+
+
+def string(name: str, length: int) -> Column[Any]:
+    """A bounded text key column."""
+    return Column(name, String(length), nullable=False)
+
+
+def integer(name: str) -> Column[Any]:
+    """An integer key column."""
+    return Column(name, Integer, nullable=False)
+
+
+def count(name: str) -> Column[Any]:
+    """A count: summed over buckets."""
+    return Column(name, BigInteger, nullable=False, info={COMBINE: "sum"})
+
+
+def smallest(name: str) -> Column[Any]:
+    """A minimum: the smallest over buckets."""
+    return Column(name, Integer, nullable=False, info={COMBINE: "min"})
+
+
+def largest(name: str) -> Column[Any]:
+    """A maximum: the largest over buckets."""
+    return Column(name, Integer, nullable=False, info={COMBINE: "max"})
+
+
 class Rollup:
-    """One rollup: its table name, full key, value columns and installed SQL version."""
+    """One rollup: its table (key columns then value columns) and installed SQL version.
 
-    name: str
-    version: int
-    key: tuple[str, ...]
-    values: tuple[str, ...]
-    #: Key columns holding unbounded text: indexed as ``md5(column)`` on PostgreSQL.
-    hashed: tuple[str, ...] = ()
-    #: A rollup earlier in :data:`ROLLUPS` whose rows, summed over the rest of their key,
-    #: are this one's: refreshes fill it from there (its live view stays the definition).
-    derived_from: str | None = None
-    #: Its view joins a big base table (raw_events, command_stats) for few rows a bucket:
-    #: refreshes read it on another connection, beside their transaction (rollups/refresh.py).
-    read_ahead: bool = False
+    ``derived_from`` names a rollup earlier in :data:`ROLLUPS` whose rows, combined over
+    the rest of their key, are this one's: refreshes fill it from there (its live view stays
+    the definition). ``read_ahead``: its view joins a big base table (raw_events,
+    command_stats) for few rows a bucket, so refreshes read it on another connection, beside
+    their transaction (rollups/refresh.py).
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        version: int,
+        key: Sequence[Column[Any]],
+        values: Sequence[Column[Any]],
+        derived_from: str | None = None,
+        read_ahead: bool = False,
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.table = Table(name, METADATA, *key, *values)
+        self.key = tuple(c.name for c in key)
+        self.values = tuple(c.name for c in values)
+        #: Key columns holding unbounded text: indexed as ``md5(column)`` on PostgreSQL (a
+        #: btree entry must fit in a third of a page, which a 100 KB command does not).
+        self.hashed = tuple(c.name for c in key if isinstance(c.type, Text))
+        self.derived_from = derived_from
+        self.read_ahead = read_ahead
+
+    def __repr__(self) -> str:
+        return f"Rollup(name={self.name!r}, version={self.version})"
 
     @property
     def live(self) -> str:
@@ -46,99 +114,134 @@ class Rollup:
         """Key columns then value columns, in the order of the view."""
         return self.key + self.values
 
+    def combine(self, value: str) -> str:
+        """The SQL aggregate combining ``value`` over buckets: SUM, MIN or MAX."""
+        return str(self.table.c[value].info.get(COMBINE, "sum")).upper()
 
-BUCKET = ("day", "sensor")
 
+#: The daily rollups, in refresh order (a derived rollup after its source).
 ROLLUPS: tuple[Rollup, ...] = (
     Rollup(
-        "daily_sessions",
-        1,
-        BUCKET,
-        (
-            "sessions",
-            "sessions_with_login",
-            "sessions_with_commands",
-            "sessions_with_downloads",
-            "commands_sum",
-            "commands_min",
-            "commands_max",
-            "duration_us_sum",
-            "login_attempts",
-            "login_successes",
-            "downloads",
-            "uploads",
-            "vt_flagged_sessions",
-            "dshield_flagged_sessions",
+        name="daily_sessions",
+        version=1,
+        key=bucket(),
+        values=(
+            count("sessions"),
+            count("sessions_with_login"),
+            count("sessions_with_commands"),
+            count("sessions_with_downloads"),
+            count("commands_sum"),
+            smallest("commands_min"),
+            largest("commands_max"),
+            count("duration_us_sum"),
+            count("login_attempts"),
+            count("login_successes"),
+            count("downloads"),
+            count("uploads"),
+            count("vt_flagged_sessions"),
+            count("dshield_flagged_sessions"),
         ),
     ),
     Rollup(
-        "daily_commands",
-        1,
-        (*BUCKET, "command"),
-        ("occurrences", "sessions"),
-        ("command",),
+        name="daily_commands",
+        version=1,
+        key=(*bucket(), text("command")),
+        values=(count("occurrences"), count("sessions")),
         read_ahead=True,
     ),
     Rollup(
-        "daily_files",
-        2,
-        (*BUCKET, "direction", "url", "shasum", "vt_label"),
-        ("transfers", "sessions"),
-        ("url", "vt_label"),
+        name="daily_files",
+        version=2,
+        key=(
+            *bucket(),
+            string("direction", 8),
+            text("url"),
+            string("shasum", limits.SHASUM),
+            text("vt_label"),
+        ),
+        values=(count("transfers"), count("sessions")),
     ),
     Rollup(
-        "daily_credentials",
-        2,
-        (*BUCKET, "username", "password"),
-        ("attempts", "successes"),
-        ("username", "password"),
+        name="daily_credentials",
+        version=2,
+        key=(*bucket(), text("username"), text("password")),
+        values=(count("attempts"), count("successes")),
         read_ahead=True,
     ),
     # Halves of daily_credentials, for top usernames / passwords and their distinct counts.
     Rollup(
-        "daily_usernames",
-        2,
-        (*BUCKET, "username"),
-        ("attempts", "successes"),
-        ("username",),
+        name="daily_usernames",
+        version=2,
+        key=(*bucket(), text("username")),
+        values=(count("attempts"), count("successes")),
         derived_from="daily_credentials",
     ),
     Rollup(
-        "daily_passwords",
-        2,
-        (*BUCKET, "password"),
-        ("attempts", "successes"),
-        ("password",),
+        name="daily_passwords",
+        version=2,
+        key=(*bucket(), text("password")),
+        values=(count("attempts"), count("successes")),
         derived_from="daily_credentials",
     ),
-    Rollup("daily_src_ips", 1, (*BUCKET, "src_ip"), ("sessions",)),
-    Rollup("daily_protocols", 1, (*BUCKET, "protocol"), ("sessions",)),
     Rollup(
-        "daily_client_versions",
-        1,
-        (*BUCKET, "client_version"),
-        ("sessions",),
-        ("client_version",),
+        name="daily_src_ips",
+        version=1,
+        key=(*bucket(), string("src_ip", limits.SRC_IP)),
+        values=(count("sessions"),),
     ),
-    Rollup("daily_hassh", 1, (*BUCKET, "hassh"), ("sessions",)),
-    Rollup("daily_command_counts", 1, (*BUCKET, "command_count"), ("sessions",)),
+    Rollup(
+        name="daily_protocols",
+        version=1,
+        key=(*bucket(), string("protocol", limits.PROTOCOL)),
+        values=(count("sessions"),),
+    ),
+    Rollup(
+        name="daily_client_versions",
+        version=1,
+        key=(*bucket(), text("client_version")),
+        values=(count("sessions"),),
+    ),
+    Rollup(
+        name="daily_hassh",
+        version=1,
+        key=(*bucket(), string("hassh", limits.HASSH)),
+        values=(count("sessions"),),
+    ),
+    Rollup(
+        name="daily_command_counts",
+        version=1,
+        key=(*bucket(), integer("command_count")),
+        values=(count("sessions"),),
+    ),
     # Per UTC hour of the first event: the HTML report's hour charts and day x hour heatmap.
     Rollup(
-        "hourly_sessions",
-        1,
-        (*BUCKET, "hour"),
-        ("sessions", "login_attempts", "login_successes", "commands", "downloads"),
+        name="hourly_sessions",
+        version=1,
+        key=(*bucket(), integer("hour")),
+        values=(
+            count("sessions"),
+            count("login_attempts"),
+            count("login_successes"),
+            count("commands"),
+            count("downloads"),
+        ),
     ),
 )
 
 #: Top-list figures per ISO week ('weekly') and calendar month ('monthly'), from the daily
-#: rollup tables. Rebuilt and checked after ROLLUPS, which it reads.
+#: rollup tables; ``period_start`` is the period's first day. Rebuilt and checked after
+#: ROLLUPS, which it reads.
 PERIOD_VALUES = Rollup(
-    "period_values",
-    1,
-    ("kind", "period_start", "figure", "sensor", "value"),
-    ("total",),
-    ("value",),
+    name="period_values",
+    version=1,
+    key=(
+        string("kind", 7),
+        Column("period_start", Date, nullable=False),
+        string("figure", 16),
+        string("sensor", limits.SENSOR),
+        text("value"),
+    ),
+    values=(count("total"),),
 )
 #: The view of every figure's values per bucket that PERIOD_VALUES sums, and its version.
 PERIOD_SOURCES = ("period_sources", 1)

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, TextClause, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 from cowrieprocessor.db.bulk import clear_table, insert_rows
@@ -110,35 +111,30 @@ def _snapshot(conn: Connection) -> list[tuple[Any, str, int]]:
     return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
+_CLEAR_MARK = text(
+    "DELETE FROM rollup_dirty WHERE day = :day AND sensor = :sensor AND generation = :generation"
+)
+
+
 def _clear_marks(
     conn: Connection, marks: Sequence[tuple[Any, str, int]], stats: RefreshStats
 ) -> None:
     for day, sensor, generation in marks:
-        result = conn.exec_driver_sql(
-            _param_sql(
-                conn, "DELETE FROM rollup_dirty WHERE day = ? AND sensor = ? AND generation = ?"
-            ),
-            (day, sensor, generation),
-        )
+        result = conn.execute(_CLEAR_MARK, {"day": day, "sensor": sensor, "generation": generation})
         if result.rowcount > 0:
             stats.marks_cleared += 1
         else:
             stats.marks_kept += 1
 
 
-def _param_sql(conn: Connection, sql: str) -> str:
-    """``?`` placeholders for sqlite3, ``%s`` for psycopg."""
-    return sql.replace("?", "%s") if conn.dialect.name == "postgresql" else sql
-
-
 def _fill_sql(rollup: Rollup, where: str = "") -> str:
-    """INSERT of the rollup's rows (``where`` picks buckets): from its live view, or summed
+    """INSERT of the rollup's rows (``where`` picks buckets): from its live view, or combined
     from the already refreshed rows of the rollup it derives from (much cheaper)."""
     cols = ", ".join(rollup.columns)
     if rollup.derived_from is None:
         return f"INSERT INTO {rollup.name} ({cols}) {_live_select(rollup, where)}"
     key = ", ".join(rollup.key)
-    sums = ", ".join(f"SUM({v})" for v in rollup.values)
+    sums = ", ".join(f"{rollup.combine(v)}({v})" for v in rollup.values)
     return (
         f"INSERT INTO {rollup.name} ({cols}) SELECT {key}, {sums}"
         f" FROM {rollup.derived_from} {where} GROUP BY {key}"
@@ -149,14 +145,20 @@ def _live_select(rollup: Rollup, where: str = "") -> str:
     return f"SELECT {', '.join(rollup.columns)} FROM {rollup.live} {where}"
 
 
-#: Picks one bucket.
-_IN_BUCKET = "WHERE day = ? AND sensor = ?"
+#: Picks one bucket: bound parameters ``day`` and ``sensor``.
+_IN_BUCKET = "WHERE day = :day AND sensor = :sensor"
 
 
-def _bucket_statements(conn: Connection, rollup: Rollup) -> tuple[str, str]:
+def _bucket_statements(rollup: Rollup) -> tuple[TextClause, TextClause]:
     delete = f"DELETE FROM {rollup.name} {_IN_BUCKET}"
-    insert = _fill_sql(rollup, _IN_BUCKET)
-    return _param_sql(conn, delete), _param_sql(conn, insert)
+    return text(delete), text(_fill_sql(rollup, _IN_BUCKET))
+
+
+def _driver_sql(dialect: Dialect, statement: TextClause) -> tuple[str, tuple[str, ...] | None]:
+    """``statement`` as the driver takes it: its SQL in the driver's parameter style, and
+    the order of the parameter names if that style is positional (sqlite3's ``?``)."""
+    compiled = statement.compile(dialect=dialect)
+    return str(compiled), tuple(compiled.positiontup or ()) if compiled.positional else None
 
 
 def period_starts(day: date) -> list[tuple[str, date]]:
@@ -168,7 +170,7 @@ def period_starts(day: date) -> list[tuple[str, date]]:
 _OLD = "period_sources_before"
 
 
-def _period_statements(conn: Connection) -> tuple[str, str, str]:
+def _period_statements(conn: Connection) -> tuple[TextClause, TextClause, TextClause]:
     """Create the snapshot table and return the statements keeping ``period_values`` by
     difference: snapshot a bucket's sources before its daily rows are replaced; UPSERT the
     non-zero differences new - old into a period; DELETE that period's rows that reached 0."""
@@ -178,7 +180,7 @@ def _period_statements(conn: Connection) -> tuple[str, str, str]:
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {_OLD} (figure TEXT, value TEXT, total BIGINT)"
         + (" ON COMMIT DROP" if pg else "")
     )
-    sources = f"{PERIOD_SOURCES[0]} WHERE day = ? AND sensor = ?"
+    sources = f"{PERIOD_SOURCES[0]} {_IN_BUCKET}"
     snapshot = (
         f"INSERT INTO {_OLD} (figure, value, total)"
         f" SELECT figure, value, SUM(total) FROM {sources} GROUP BY figure, value"
@@ -187,7 +189,7 @@ def _period_statements(conn: Connection) -> tuple[str, str, str]:
     # Re-refreshing a bucket whose data barely changed writes only the keys that changed.
     upsert = (
         f"INSERT INTO {p.name} ({', '.join(p.columns)})"
-        " SELECT ?, ?, figure, ?, value, SUM(total) FROM ("
+        " SELECT :kind, :start, figure, :sensor, value, SUM(total) FROM ("
         f" SELECT figure, value, total FROM {sources}"
         f" UNION ALL SELECT figure, value, -total FROM {_OLD}"
         ") AS d GROUP BY figure, value HAVING SUM(total) <> 0"
@@ -196,10 +198,10 @@ def _period_statements(conn: Connection) -> tuple[str, str, str]:
     # figure IN (...) lets the top-list index find the zero rows of each figure.
     figures = ", ".join(f"'{f}'" for f in FIGURES)
     delete = (
-        f"DELETE FROM {p.name} WHERE kind = ? AND period_start = ? AND sensor = ?"
-        f" AND figure IN ({figures}) AND total = 0"
+        f"DELETE FROM {p.name} WHERE kind = :kind AND period_start = :start"
+        f" AND sensor = :sensor AND figure IN ({figures}) AND total = 0"
     )
-    return _param_sql(conn, snapshot), _param_sql(conn, upsert), _param_sql(conn, delete)
+    return text(snapshot), text(upsert), text(delete)
 
 
 def refresh_buckets(
@@ -225,10 +227,12 @@ def refresh_buckets(
     connections can open.
     """
     buckets = list(buckets)
-    statements = {r.name: _bucket_statements(conn, r) for r in rollups}
+    statements = {r.name: _bucket_statements(r) for r in rollups}
     period_sql = _period_statements(conn)
     selects = {
-        r.name: _param_sql(conn, _live_select(r, _IN_BUCKET)) for r in rollups if r.read_ahead
+        r.name: _driver_sql(conn.dialect, text(_live_select(r, _IN_BUCKET)))
+        for r in rollups
+        if r.read_ahead
     }
     with _live_readers(conn.engine, readers) as read:
         ahead = _read_bucket(read, selects, buckets[0]) if buckets else {}
@@ -248,39 +252,37 @@ def _refresh_bucket(
     bucket: tuple[Any, str],
     live_rows: dict[str, Future[list[tuple[Any, ...]]]],
     rollups: Sequence[Rollup],
-    statements: dict[str, tuple[str, str]],
-    period_sql: tuple[str, str, str],
+    statements: dict[str, tuple[TextClause, TextClause]],
+    period_sql: tuple[TextClause, TextClause, TextClause],
     stats: RefreshStats,
 ) -> None:
     bucket_day, sensor = bucket
     snapshot, apply_difference, drop_empty = period_sql
     day = bucket_day if isinstance(bucket_day, date) else date.fromisoformat(bucket_day)
-    periods = [(kind, _param(conn, start)) for kind, start in period_starts(day)]
+    in_bucket = {"day": bucket_day, "sensor": sensor}
     clear_table(conn, _OLD)
-    conn.exec_driver_sql(snapshot, (bucket_day, sensor))
+    conn.execute(snapshot, in_bucket)
     for rollup in rollups:
         stats.current = rollup.name
         delete, insert = statements[rollup.name]
-        stats.rows_deleted[rollup.name] += max(
-            conn.exec_driver_sql(delete, (bucket_day, sensor)).rowcount, 0
-        )
+        stats.rows_deleted[rollup.name] += max(conn.execute(delete, in_bucket).rowcount, 0)
         rows = live_rows.get(rollup.name)
         if rows is not None:  # read ahead on another connection
             inserted = insert_rows(conn, rollup.name, rollup.columns, rows.result())
         else:
-            inserted = conn.exec_driver_sql(insert, (bucket_day, sensor)).rowcount
+            inserted = conn.execute(insert, in_bucket).rowcount
         stats.rows_inserted[rollup.name] += max(inserted, 0)
-    for kind, start in periods:
-        difference = (kind, start, sensor, bucket_day, sensor)
+    for kind, start in period_starts(day):
+        period = {"kind": kind, "start": _param(conn, start), "sensor": sensor}
         stats.rows_inserted[PERIOD_VALUES.name] += max(
-            conn.exec_driver_sql(apply_difference, difference).rowcount, 0
+            conn.execute(apply_difference, {**period, "day": bucket_day}).rowcount, 0
         )
-        stats.rows_deleted[PERIOD_VALUES.name] += max(
-            conn.exec_driver_sql(drop_empty, (kind, start, sensor)).rowcount, 0
-        )
+        stats.rows_deleted[PERIOD_VALUES.name] += max(conn.execute(drop_empty, period).rowcount, 0)
 
 
-ReadLive = Callable[[str, tuple[Any, ...]], "Future[list[tuple[Any, ...]]]"]
+#: A statement as the driver takes it (see :func:`_driver_sql`).
+DriverSQL = tuple[str, tuple[str, ...] | None]
+ReadLive = Callable[[DriverSQL, dict[str, Any]], "Future[list[tuple[Any, ...]]]"]
 
 
 @contextmanager
@@ -315,17 +317,19 @@ def _live_readers(engine: Engine, readers: int) -> Iterator[ReadLive | None]:
         yield None
         return
 
-    def run(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def run(statement: DriverSQL, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        sql, order = statement
         raw = connections.get()  # one per thread: never waits
         try:
             # The driver's own tuples: SQLAlchemy's rows would hold the GIL the writer needs.
-            return raw.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+            bound = params if order is None else tuple(params[name] for name in order)
+            return raw.execute(sql, bound).fetchall()  # type: ignore[no-any-return]
         finally:
             connections.put(raw)
 
     pool = ThreadPoolExecutor(readers, thread_name_prefix="rollup-reader")
     try:
-        yield lambda sql, params: pool.submit(run, sql, params)
+        yield lambda statement, params: pool.submit(run, statement, params)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         for reader in opened:
@@ -333,13 +337,14 @@ def _live_readers(engine: Engine, readers: int) -> Iterator[ReadLive | None]:
 
 
 def _read_bucket(
-    read: ReadLive | None, selects: dict[str, str], bucket: tuple[Any, str]
+    read: ReadLive | None, selects: dict[str, DriverSQL], bucket: tuple[Any, str]
 ) -> dict[str, Future[list[tuple[Any, ...]]]]:
     """Start reading the live rows of ``bucket`` with each rollup's select (none without
     readers)."""
     if read is None:
         return {}
-    return {name: read(sql, tuple(bucket)) for name, sql in selects.items()}
+    day, sensor = bucket
+    return {name: read(sql, {"day": day, "sensor": sensor}) for name, sql in selects.items()}
 
 
 def _readable_beside(conn: Connection) -> bool:
