@@ -25,9 +25,9 @@ from cowrieprocessor.cli.common import (
     user_errors,
 )
 from cowrieprocessor.cli.refresh import refresh_line, run_refresh
-from cowrieprocessor.db import limits
 from cowrieprocessor.ingest.loader import DEFAULT_BATCH_SIZE, IngestStats, Loader
 from cowrieprocessor.ingest.reader import discover, path_text
+from cowrieprocessor.sensors import PROBLEMS, sensor_name_problem
 
 
 def summary_dict(stats: IngestStats) -> dict[str, object]:
@@ -80,8 +80,9 @@ def _summary_table(stats: IngestStats) -> Table:
 
 
 def _sensor_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not 0 < len(value) <= limits.SENSOR:
-        raise click.BadParameter(f"a sensor name has 1 to {limits.SENSOR} characters")
+    problem = None if value is None else sensor_name_problem(value)
+    if problem is not None:
+        raise click.BadParameter(PROBLEMS[problem])
     return value
 
 

@@ -21,6 +21,7 @@ from cowrieprocessor.reporting.dal import DEFAULT_BATCH, ReportingDAL, Window
 from cowrieprocessor.reporting.periods import REPORT_TYPES, Period, PeriodError, parse_period
 from cowrieprocessor.reporting.serialize import to_json, to_ndjson
 from cowrieprocessor.rollups.refresh import dirty_buckets
+from cowrieprocessor.sensors import AGGREGATE, PROBLEMS
 
 
 def fresh_engine(app: AppContext) -> Engine:
@@ -45,12 +46,20 @@ def resolve_sensors(engine: Engine, sensor: str | None, all_sensors: bool) -> li
         raise click.ClickException(
             "the database holds no sessions yet: run 'cowrie-report ingest PATH' first"
         )
+    if sensor == AGGREGATE:
+        raise click.ClickException(
+            f"{PROBLEMS['reserved_sensor']}: leave out --sensor for that report"
+        )
     if sensor is not None and sensor not in known:
         raise click.ClickException(
             f"unknown sensor {sensor!r}; known sensors: " + ", ".join(repr(s) for s in known)
         )
     if all_sensors:
-        return [None, *known]
+        if AGGREGATE in known:  # stored before the name was reserved; the aggregate has it
+            click.echo(
+                f"skipping the sensor {AGGREGATE!r}: {PROBLEMS['reserved_sensor']}", err=True
+            )
+        return [None, *(s for s in known if s != AGGREGATE)]
     return [sensor]
 
 

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from cowrieprocessor.reporting.dal import ROLLUP_TABLES, ReportingDAL, RollupTables, Window
 from cowrieprocessor.reporting.periods import Period, ReportType
+from cowrieprocessor.sensors import AGGREGATE, PROBLEMS
 
 SCHEMA_VERSION = 1
-AGGREGATE = "aggregate"
 DEFAULT_TOP_N = 10
 IP_SPIKE_FACTOR = 1.5
 IP_BASELINE_DAYS = 7
@@ -62,9 +62,15 @@ class ReportBuilder:
         self.tables = tables
 
     def build(self, period: Period, sensor: str | None = None) -> dict[str, Any]:
-        """The document for ``period``; ``sensor`` None means the aggregate of all sensors."""
+        """The document for ``period``; ``sensor`` None means the aggregate of all sensors.
+
+        A sensor named ``aggregate`` (``sensors.AGGREGATE``) is refused with ValueError: its
+        document would be taken for the aggregate's.
+        """
         if period.report_type != self.report_type:
             raise ValueError(f"{type(self).__name__} builds {self.report_type} reports")
+        if sensor == AGGREGATE:
+            raise ValueError(PROBLEMS["reserved_sensor"])
         whole = None if period.report_type == "daily" else period.report_type
         window = Window(period.start, period.end, sensor, whole)
         with self.session_factory() as session:
