@@ -27,7 +27,7 @@ from pathlib import Path
 import orjson
 from sqlalchemy_utils import create_database, drop_database
 
-from cowrieprocessor.testing.generator import write_event_file
+from cowrieprocessor.samples import write_event_file
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench-data"

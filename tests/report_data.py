@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from cowrieprocessor.testing.generator import SampleConfig, write_sample_logs
+from cowrieprocessor.samples import SampleConfig, write_sample_logs
 
 #: Tuesday 2024-02-27 .. Wednesday 2024-03-06: crosses an ISO week and a month boundary.
 CONFIG = SampleConfig(seed=11, start=date(2024, 2, 27), days=9, sessions_per_day=24, compress="gz")

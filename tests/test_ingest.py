@@ -25,7 +25,7 @@ from cowrieprocessor.db.models import (
 )
 from cowrieprocessor.ingest.loader import IngestStats, Loader
 from cowrieprocessor.ingest.reader import discover
-from cowrieprocessor.testing.generator import SampleConfig, generate_sessions, write_sample_logs
+from cowrieprocessor.samples import SampleConfig, generate_sessions, write_sample_logs
 
 SMALL = SampleConfig(seed=7, days=3, sessions_per_day=40, compress="gz")
 #: Columns that record when something was written rather than what the data says.
@@ -353,7 +353,7 @@ def test_crash_mid_run_resumes_without_loss_or_duplicates(
 
     from cowrieprocessor.db.engine import create_engine_for_url
     from cowrieprocessor.db.migrate import upgrade
-    from cowrieprocessor.testing.generator import write_event_file
+    from cowrieprocessor.samples import write_event_file
 
     log = tmp_path / "cowrie.json"
     total = write_event_file(log, 60_000, seed=5)

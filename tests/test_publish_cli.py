@@ -19,8 +19,8 @@ from cowrieprocessor.db.migrate import upgrade
 from cowrieprocessor.ingest.loader import Loader
 from cowrieprocessor.ingest.reader import discover
 from cowrieprocessor.rollups.refresh import refresh_dirty
+from cowrieprocessor.samples import SampleConfig, write_sample_logs
 from cowrieprocessor.testing.es_server import FakeElasticsearch
-from cowrieprocessor.testing.generator import SampleConfig, write_sample_logs
 
 SAMPLE = SampleConfig(seed=11, days=3, sessions_per_day=25, compress=None, sensorless_events=0)
 SENSORS = SAMPLE.sensors

@@ -1,4 +1,11 @@
-"""Pieces every command shares: the app context, consoles and turning errors into one line."""
+"""What several commands share, so that no command module imports another: the app context,
+consoles and progress bars, turning errors into one line, stopping at a safe point on
+Ctrl-C, the reporting options (``--sensor``/``--all-sensors``, ``--top-n``, ``--output``),
+choosing sensors, and refreshing stale rollups with progress.
+
+Rich, the reporting modules and the status writer are imported only by what uses them: a
+report as JSON never loads Rich, ``db current`` never loads the report builders.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ if TYPE_CHECKING:  # Rich and the status writer load only when a command draws o
     from rich.console import Console
     from rich.progress import Progress, ProgressColumn
 
+    from cowrieprocessor.rollups.refresh import RefreshStats
     from cowrieprocessor.status import StatusEmitter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -154,3 +162,143 @@ def user_errors(func: F) -> F:
             raise click.ClickException(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+# -- refreshing rollups ----------------------------------------------------------------------
+
+
+def run_refresh(
+    engine: Engine, console: Console, status: StatusEmitter, *, full: bool = False
+) -> RefreshStats:
+    """Refresh (or rebuild) with a progress bar on ``console`` (when it is a terminal) and
+    progress in the ``refresh`` status file."""
+    from rich.progress import MofNCompleteColumn, TimeElapsedColumn
+
+    from cowrieprocessor.rollups.refresh import rebuild_all, refresh_dirty
+
+    with (
+        status,
+        progress_bar(console, MofNCompleteColumn(), TimeElapsedColumn()) as progress,
+        stop_on_ctrl_c(console) as check_stop,
+    ):
+        task = progress.add_task("rebuild" if full else "refresh", total=None)
+
+        def on_progress(stats: RefreshStats) -> None:
+            what = "rollups" if stats.full else "buckets"
+            progress.update(
+                task,
+                total=stats.buckets_total or None,
+                completed=stats.buckets_done,
+                description=f"{'rebuild' if stats.full else 'refresh'} {what}"
+                + (f" ({stats.current})" if stats.current else ""),
+            )
+            status.update(
+                {"buckets_total": stats.buckets_total, "buckets_done": stats.buckets_done},
+                full=stats.full,
+                current=stats.current,
+            )
+            check_stop()  # the refresh is one transaction: stopping rolls it all back
+
+        stats = (rebuild_all if full else refresh_dirty)(engine, on_progress=on_progress)
+        status.update({"buckets_total": stats.buckets_total, "buckets_done": stats.buckets_done})
+        status.finish(current=None, summary=stats.as_dict())
+        return stats
+
+
+def refresh_line(stats: RefreshStats) -> str:
+    """One line of counts: what a refresh did."""
+    what = "full rebuild" if stats.full else f"{stats.buckets_total:,} dirty buckets"
+    kept = f", {stats.marks_kept:,} marks kept (changed meanwhile)" if stats.marks_kept else ""
+    return (
+        f"rollups: {what}, {sum(stats.rows_deleted.values()):,} rows deleted, "
+        f"{sum(stats.rows_inserted.values()):,} rows written{kept} in {stats.seconds:.2f} s"
+    )
+
+
+def fresh_engine(app: AppContext) -> Engine:
+    """The engine, with any stale rollup buckets refreshed first (reports read rollups)."""
+    from cowrieprocessor.rollups.refresh import dirty_buckets
+
+    engine = app.engine()
+    if dirty_buckets(engine):
+        console = stderr_console()
+        console.print(
+            refresh_line(run_refresh(engine, console, app.status("refresh"))), markup=False
+        )
+    return engine
+
+
+# -- reporting options -----------------------------------------------------------------------
+
+
+def sensor_options(func: F) -> F:
+    """``--sensor`` and ``--all-sensors``, shared by every command that reports."""
+    func = click.option(
+        "--all-sensors", is_flag=True, help="The aggregate and then one report per sensor."
+    )(func)
+    return click.option(
+        "--sensor",
+        metavar="NAME",
+        help="Only sessions of this sensor (default: all sensors together).",
+    )(func)
+
+
+def top_n_option(func: F) -> F:
+    """``--top-n``, shared by every command that builds reports."""
+    from cowrieprocessor.reporting.builders import DEFAULT_TOP_N
+
+    return click.option(
+        "--top-n",
+        default=DEFAULT_TOP_N,
+        show_default=True,
+        type=click.IntRange(1, 1000),
+        help="Length of every top list.",
+    )(func)
+
+
+def output_file_option(func: F) -> F:
+    """``--output``: write to a file instead of stdout."""
+    return click.option(
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write to this file instead of stdout.",
+    )(func)
+
+
+def resolve_sensors(engine: Engine, sensor: str | None, all_sensors: bool) -> list[str | None]:
+    """Sensors to report on (None = the aggregate); clear errors for unknown ones."""
+    from cowrieprocessor.db.engine import create_session_maker
+    from cowrieprocessor.reporting.dal import ReportingDAL
+    from cowrieprocessor.sensors import AGGREGATE, PROBLEMS
+
+    with create_session_maker(engine)() as session:
+        known = ReportingDAL(session).sensors()
+    if not known:
+        raise click.ClickException(
+            "the database holds no sessions yet: run 'cowrie-report ingest PATH' first"
+        )
+    if sensor == AGGREGATE:
+        raise click.ClickException(
+            f"{PROBLEMS['reserved_sensor']}: leave out --sensor for that report"
+        )
+    if sensor is not None and sensor not in known:
+        raise click.ClickException(
+            f"unknown sensor {sensor!r}; known sensors: " + ", ".join(repr(s) for s in known)
+        )
+    if all_sensors:
+        if AGGREGATE in known:  # stored before the name was reserved; the aggregate has it
+            click.echo(
+                f"skipping the sensor {AGGREGATE!r}: {PROBLEMS['reserved_sensor']}", err=True
+            )
+        return [None, *(s for s in known if s != AGGREGATE)]
+    return [sensor]
+
+
+def sensor_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Click callback refusing a name no sensor may have (``sensors.sensor_name_problem``)."""
+    from cowrieprocessor.sensors import PROBLEMS, sensor_name_problem
+
+    problem = None if value is None else sensor_name_problem(value)
+    if problem is not None:
+        raise click.BadParameter(PROBLEMS[problem])
+    return value

@@ -20,14 +20,15 @@ from cowrieprocessor.cli.common import (
     AppContext,
     pass_app,
     progress_bar,
+    refresh_line,
+    run_refresh,
+    sensor_name,
     stderr_console,
     stop_on_ctrl_c,
     user_errors,
 )
-from cowrieprocessor.cli.refresh import refresh_line, run_refresh
 from cowrieprocessor.ingest.loader import DEFAULT_BATCH_SIZE, IngestStats, Loader
 from cowrieprocessor.ingest.reader import discover, path_text
-from cowrieprocessor.sensors import PROBLEMS, sensor_name_problem
 
 
 def summary_dict(stats: IngestStats) -> dict[str, object]:
@@ -79,16 +80,9 @@ def _summary_table(stats: IngestStats) -> Table:
     return table
 
 
-def _sensor_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    problem = None if value is None else sensor_name_problem(value)
-    if problem is not None:
-        raise click.BadParameter(PROBLEMS[problem])
-    return value
-
-
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--sensor", callback=_sensor_name, help="Sensor name for events that lack one.")
+@click.option("--sensor", callback=sensor_name, help="Sensor name for events that lack one.")
 @click.option("--full", is_flag=True, help="Re-read every file from the start.")
 @click.option(
     "--batch-size",

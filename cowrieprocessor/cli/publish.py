@@ -21,13 +21,16 @@ from rich.text import Text
 
 from cowrieprocessor.cli.common import (
     AppContext,
+    fresh_engine,
     pass_app,
     progress_bar,
+    resolve_sensors,
+    sensor_options,
     stderr_console,
+    top_n_option,
     user_errors,
 )
 from cowrieprocessor.cli.es_options import ESOptions, es_options
-from cowrieprocessor.cli.show import fresh_engine, resolve_sensors, sensor_options, top_n_option
 from cowrieprocessor.db.engine import create_session_maker
 from cowrieprocessor.es.names import ReportDocumentError
 from cowrieprocessor.es.publisher import DocumentOutcome, ESPublishError, RetryPolicy

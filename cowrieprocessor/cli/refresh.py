@@ -8,70 +8,17 @@ import click
 import orjson
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import MofNCompleteColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import Engine
 
 from cowrieprocessor.cli.common import (
     AppContext,
     pass_app,
-    progress_bar,
+    refresh_line,
+    run_refresh,
     stderr_console,
-    stop_on_ctrl_c,
     user_errors,
 )
-from cowrieprocessor.rollups.refresh import (
-    Difference,
-    RefreshStats,
-    check,
-    rebuild_all,
-    refresh_dirty,
-)
-from cowrieprocessor.status import StatusEmitter
-
-
-def run_refresh(
-    engine: Engine, console: Console, status: StatusEmitter, *, full: bool = False
-) -> RefreshStats:
-    """Refresh (or rebuild) with a progress bar on ``console`` (when it is a terminal) and
-    progress in the ``refresh`` status file."""
-    with (
-        status,
-        progress_bar(console, MofNCompleteColumn(), TimeElapsedColumn()) as progress,
-        stop_on_ctrl_c(console) as check_stop,
-    ):
-        task = progress.add_task("rebuild" if full else "refresh", total=None)
-
-        def on_progress(stats: RefreshStats) -> None:
-            what = "rollups" if stats.full else "buckets"
-            progress.update(
-                task,
-                total=stats.buckets_total or None,
-                completed=stats.buckets_done,
-                description=f"{'rebuild' if stats.full else 'refresh'} {what}"
-                + (f" ({stats.current})" if stats.current else ""),
-            )
-            status.update(
-                {"buckets_total": stats.buckets_total, "buckets_done": stats.buckets_done},
-                full=stats.full,
-                current=stats.current,
-            )
-            check_stop()  # the refresh is one transaction: stopping rolls it all back
-
-        stats = (rebuild_all if full else refresh_dirty)(engine, on_progress=on_progress)
-        status.update({"buckets_total": stats.buckets_total, "buckets_done": stats.buckets_done})
-        status.finish(current=None, summary=stats.as_dict())
-        return stats
-
-
-def refresh_line(stats: RefreshStats) -> str:
-    """One line of counts: what a refresh did."""
-    what = "full rebuild" if stats.full else f"{stats.buckets_total:,} dirty buckets"
-    kept = f", {stats.marks_kept:,} marks kept (changed meanwhile)" if stats.marks_kept else ""
-    return (
-        f"rollups: {what}, {sum(stats.rows_deleted.values()):,} rows deleted, "
-        f"{sum(stats.rows_inserted.values()):,} rows written{kept} in {stats.seconds:.2f} s"
-    )
+from cowrieprocessor.rollups.refresh import Difference, RefreshStats, check
 
 
 def _stats_table(stats: RefreshStats) -> Table:

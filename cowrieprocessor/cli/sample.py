@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cowrieprocessor.testing.generator import SampleConfig, write_sample_logs
+from cowrieprocessor.samples import SampleConfig, write_sample_logs
 
 
 @click.command("sample-logs")

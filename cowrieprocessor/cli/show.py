@@ -2,65 +2,30 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
 import click
-import orjson
-from sqlalchemy import Engine
 
-from cowrieprocessor.cli.common import AppContext, pass_app, stderr_console, user_errors
+from cowrieprocessor.cli.common import (
+    AppContext,
+    fresh_engine,
+    output_file_option,
+    pass_app,
+    resolve_sensors,
+    sensor_options,
+    top_n_option,
+    user_errors,
+)
 from cowrieprocessor.db.engine import create_session_maker
-from cowrieprocessor.reporting.builders import DEFAULT_TOP_N, ReportBuilder, builder_for
+from cowrieprocessor.reporting.builders import ReportBuilder, builder_for
 from cowrieprocessor.reporting.dal import DEFAULT_BATCH, ReportingDAL, Window
+from cowrieprocessor.reporting.export import FORMATS, KINDS, write_export
 from cowrieprocessor.reporting.periods import REPORT_TYPES, Period, PeriodError, parse_period
 from cowrieprocessor.reporting.serialize import to_json, to_ndjson
-from cowrieprocessor.rollups.refresh import dirty_buckets
-from cowrieprocessor.sensors import AGGREGATE, PROBLEMS
-
-
-def fresh_engine(app: AppContext) -> Engine:
-    """The engine, with any stale rollup buckets refreshed first (reports read rollups)."""
-    engine = app.engine()
-    if dirty_buckets(engine):
-        from cowrieprocessor.cli.refresh import refresh_line, run_refresh
-
-        console = stderr_console()
-        console.print(
-            refresh_line(run_refresh(engine, console, app.status("refresh"))), markup=False
-        )
-    return engine
-
-
-def resolve_sensors(engine: Engine, sensor: str | None, all_sensors: bool) -> list[str | None]:
-    """Sensors to report on (None = the aggregate); clear errors for unknown ones."""
-    with create_session_maker(engine)() as session:
-        dal = ReportingDAL(session)
-        known = dal.sensors()
-    if not known:
-        raise click.ClickException(
-            "the database holds no sessions yet: run 'cowrie-report ingest PATH' first"
-        )
-    if sensor == AGGREGATE:
-        raise click.ClickException(
-            f"{PROBLEMS['reserved_sensor']}: leave out --sensor for that report"
-        )
-    if sensor is not None and sensor not in known:
-        raise click.ClickException(
-            f"unknown sensor {sensor!r}; known sensors: " + ", ".join(repr(s) for s in known)
-        )
-    if all_sensors:
-        if AGGREGATE in known:  # stored before the name was reserved; the aggregate has it
-            click.echo(
-                f"skipping the sensor {AGGREGATE!r}: {PROBLEMS['reserved_sensor']}", err=True
-            )
-        return [None, *(s for s in known if s != AGGREGATE)]
-    return [sensor]
 
 
 @contextmanager
@@ -70,32 +35,6 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
     else:
         with path.open("w", encoding="utf-8", newline="") as fh:
             yield fh
-
-
-def sensor_options(func: Any) -> Any:
-    """``--sensor`` and ``--all-sensors``, shared by every command that reports."""
-    func = click.option(
-        "--all-sensors", is_flag=True, help="The aggregate and then one report per sensor."
-    )(func)
-    return click.option(
-        "--sensor",
-        metavar="NAME",
-        help="Only sessions of this sensor (default: all sensors together).",
-    )(func)
-
-
-top_n_option = click.option(
-    "--top-n",
-    default=DEFAULT_TOP_N,
-    show_default=True,
-    type=click.IntRange(1, 1000),
-    help="Length of every top list.",
-)
-output_file_option = click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file instead of stdout.",
-)
 
 
 @click.command("show")
@@ -213,7 +152,7 @@ def _write_page(
 
 
 @click.command("export")
-@click.argument("kind", type=click.Choice(["sessions", "commands", "files"]))
+@click.argument("kind", type=click.Choice(KINDS))
 @click.option(
     "--start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC), inclusive."
 )
@@ -224,7 +163,7 @@ def _write_page(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["ndjson", "csv"]),
+    type=click.Choice(FORMATS),
     default="ndjson",
     show_default=True,
     help="ndjson keeps values exact; in csv a cell a spreadsheet would run as a formula "
@@ -262,32 +201,7 @@ def export(
             if not ReportingDAL(session).has_sessions(sensor):
                 raise click.ClickException(f"unknown sensor {sensor!r}: no session recorded it")
     with create_session_maker(engine)() as session, _output(output) as out:
-        dal = ReportingDAL(session)
-        pages = getattr(dal, f"iter_{kind}")(Window(first, last, sensor), batch_size)
-        writer: csv.DictWriter[str] | None = None
-        for rows in pages:
-            if fmt == "ndjson":
-                out.write("".join(orjson.dumps(r).decode() + "\n" for r in rows))
-                continue
-            if writer is None:
-                writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-                writer.writeheader()
-            writer.writerows({k: _csv_value(v) for k, v in r.items()} for r in rows)
+        write_export(ReportingDAL(session), kind, Window(first, last, sensor), fmt, out, batch_size)
 
 
-#: First characters that make a spreadsheet read a cell as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        return orjson.dumps(value).decode()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        # Attacker text must stay text in a spreadsheet: the usual guard, a leading quote.
-        return "'" + value
-    return value
-
-
-__all__ = ["export", "fresh_engine", "resolve_sensors", "show"]
+__all__ = ["export", "show"]

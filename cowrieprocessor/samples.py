@@ -1,4 +1,5 @@
-"""Realistic, deterministic Cowrie JSON log generator for demos, tests and benchmarks.
+"""Realistic, deterministic sample Cowrie JSON logs for demos, trials, tests and benchmarks
+(``cowrie-report sample-logs``).
 
 Everything is driven by one ``random.Random(seed)``: the same :class:`SampleConfig` always
 produces byte-identical files.

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from cowrieprocessor.cli.sample import command as sample_command
-from cowrieprocessor.testing.generator import (
+from cowrieprocessor.samples import (
     BAD_LINE_KINDS,
     SampleConfig,
     generate_sessions,
