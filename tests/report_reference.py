@@ -110,7 +110,10 @@ def _select(
     ]
 
 
-def _previous_period(report_type: str, start: date) -> tuple[date, date]:
+def _previous_period(report_type: str, start: date) -> tuple[date, date] | None:
+    """None for a period starting on 0001-01-01: no dates before it."""
+    if start == date.min:
+        return None
     before = start - timedelta(days=1)
     if report_type == "weekly":
         return start - timedelta(days=7), before
@@ -246,13 +249,12 @@ def expected_report(
     days = [period_start + timedelta(days=i) for i in range((period_end - period_start).days + 1)]
     alerts: list[dict[str, Any]] = []
     # ip_spike: against the average over those of the previous 7 days that had sessions.
-    baseline = [
-        day_entry(period_start - timedelta(days=i))
-        for i in range(7, 0, -1)
-        if _select(
-            all_sessions, period_start - timedelta(days=i), period_start - timedelta(days=i), sensor
-        )
+    # Dates before 0001-01-01 do not exist (and hold no sessions): ordinals from 1.
+    before = [
+        date.fromordinal(n)
+        for n in range(max(1, period_start.toordinal() - 7), period_start.toordinal())
     ]
+    baseline = [day_entry(d) for d in before if _select(all_sessions, d, d, sensor)]
     if baseline:
         average = round2(sum(d["unique_ips"] for d in baseline), len(baseline))
         if report_type == "daily":
@@ -271,9 +273,12 @@ def expected_report(
                     "average": average,
                 }
             )
-    earlier = _select(
-        all_sessions, period_start - timedelta(days=30), period_start - timedelta(days=1), sensor
-    )
+    earlier = [
+        s
+        for s in all_sessions
+        if 0 < period_start.toordinal() - s.day.toordinal() <= 30
+        and (sensor is None or s.sensor == sensor)
+    ]
     seen = {label for s in earlier for label in s.transfer_labels if label}
     new = sorted(set(labels) - seen)
     if new:
@@ -290,8 +295,8 @@ def expected_report(
     if report_type != "daily":
         doc["days_included"] = len(days)
         doc["daily"] = [day_entry(d) for d in days]
-        prev_start, prev_end = _previous_period(report_type, period_start)
-        prev = _select(all_sessions, prev_start, prev_end, sensor)
+        previous = _previous_period(report_type, period_start)
+        prev = [] if previous is None else _select(all_sessions, *previous, sensor)
         downloads_change = _change(len(downloads), sum(len(s.downloads) for s in prev))
         doc["trends"] = {
             "sessions_change": _change(n, len(prev)),

@@ -9,13 +9,14 @@ from the live views.
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from reference import load_events
-from report_data import CONFIG, dirty_logs
+from report_data import CONFIG, _event, _scan, dirty_logs
 from report_reference import expected_report
 from sqlalchemy import Engine
 
@@ -25,6 +26,7 @@ from cowrieprocessor.reporting.builders import builder_for
 from cowrieprocessor.reporting.dal import LIVE_VIEWS
 from cowrieprocessor.reporting.periods import Period
 from cowrieprocessor.rollups.refresh import refresh_dirty
+from cowrieprocessor.samples import SampleConfig, write_sample_logs
 
 
 def diff(got: Any, want: Any, path: str = "") -> list[str]:
@@ -118,6 +120,49 @@ def test_reference_data_exercises_the_awkward_cases(loaded: tuple[Engine, list[d
         if a["type"] == "ip_spike"
     ]
     assert spikes
+
+
+def test_reports_of_year_one_equal_the_reference(engine: Engine, tmp_path: Path) -> None:
+    """Ingest accepts timestamps of year 1; their reports are whole and exact, with no
+    previous period and baselines cut at 0001-01-01 (they raised OverflowError)."""
+    # Sample logs from the second day (their dirt stamps some events before the first day),
+    # and on the first day one session whose download has a VirusTotal detection.
+    logs = tmp_path / "logs"
+    config = SampleConfig(seed=5, start=date(1, 1, 2), days=40, sessions_per_day=12, compress=None)
+    write_sample_logs(logs, config)
+    sid, sensor, sha = "0001aaaaaaaa", "honeypot-a", "4" * 64
+    first_day = [
+        _event(sid, sensor, "0001-01-01T00:00:00Z", "cowrie.session.connect", src_ip="192.0.2.1"),
+        _event(sid, sensor, "0001-01-01T00:00:02Z", "cowrie.session.file_download", shasum=sha),
+        _scan(sid, sensor, "0001-01-01T00:00:03Z", sha, 3, "Year.One"),
+    ]
+    (logs / "first-day.json").write_text("".join(json.dumps(e) + "\n" for e in first_day))
+    files = sorted(logs.rglob("*.json*"))
+    Loader(engine).ingest(files)
+    refresh_dirty(engine)
+    events = load_events(files)
+    days = [date.min + timedelta(days=i) for i in (0, 1, 2, 6, 7, 29, 30, 31)]
+    chosen = [Period.containing("daily", d) for d in days]
+    chosen += [Period.containing("weekly", d) for d in (date.min, date(1, 1, 8))]
+    chosen += [Period.containing("monthly", d) for d in (date.min, date(1, 2, 1))]
+    problems: list[str] = []
+    for period in chosen:
+        for sensor in (None, "honeypot-a"):
+            want = expected_report(events, period.report_type, period.start, period.end, sensor)
+            problems += [
+                f"{period} {sensor} {d}" for d in diff(build(engine, period, sensor), want)
+            ]
+    assert not problems, "\n".join(problems[:40])
+    # The cases that overflowed: a first day with an alert, a baseline cut short, no
+    # previous week or month; and a month whose previous one is the first.
+    first = expected_report(events, "daily", date.min, date.min, None)
+    assert [a["type"] for a in first["alerts"]] == ["new_vt_classification"]
+    second = expected_report(events, "daily", date(1, 1, 2), date(1, 1, 2), None)
+    assert [a["type"] for a in second["alerts"]] == ["ip_spike"]
+    january = expected_report(events, "monthly", date.min, date(1, 1, 31), None)
+    assert january["trends"]["sessions_change"] is None and january["sessions"]["total"] > 0
+    february = expected_report(events, "monthly", date(1, 2, 1), date(1, 2, 28), None)
+    assert february["trends"]["sessions_change"] is not None
 
 
 def test_top_n_and_live_views_agree(loaded: tuple[Engine, list[dict]]) -> None:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from sqlalchemy.orm import Session
 
 from cowrieprocessor.reporting.dal import ROLLUP_TABLES, ReportingDAL, RollupTables, Window
-from cowrieprocessor.reporting.periods import Period, ReportType
+from cowrieprocessor.reporting.periods import Period, PeriodError, ReportType
 from cowrieprocessor.sensors import AGGREGATE, PROBLEMS
 
 SCHEMA_VERSION = 1
@@ -41,6 +41,19 @@ def _avg(total: int, n: int) -> float:
 
 def _change(current: int, previous: int) -> float | None:
     return _round2((current - previous) * 100, previous) if previous else None
+
+
+def _days_before(period: Period, days: int, sensor: str | None) -> Window | None:
+    """The ``days`` days before ``period`` (a baseline); fewer near 0001-01-01, before which
+    there are no dates (and so no sessions); None for a period starting that day."""
+    available = (period.start - date.min).days
+    if available == 0:
+        return None
+    return Window(
+        period.start - timedelta(days=min(days, available)),
+        period.start - timedelta(days=1),
+        sensor,
+    )
 
 
 class ReportBuilder:
@@ -194,16 +207,20 @@ class ReportBuilder:
     def _trends(
         self, dal: ReportingDAL, period: Period, sensor: str | None, doc: dict[str, Any]
     ) -> dict[str, float | None]:
-        prev = period.previous()
-        whole = None if prev.report_type == "daily" else prev.report_type
-        prev_window = Window(prev.start, prev.end, sensor, whole)
-        prev_totals = dal.session_totals(prev_window)
-        downloads = _change(doc["files"]["downloads_total"], prev_totals["downloads"])
+        try:
+            prev = period.previous()
+        except PeriodError:  # the first period of year 1: no sessions before it
+            prev_sessions = prev_ips = prev_downloads = 0
+        else:
+            whole = None if prev.report_type == "daily" else prev.report_type
+            prev_window = Window(prev.start, prev.end, sensor, whole)
+            prev_totals = dal.session_totals(prev_window)
+            prev_sessions, prev_downloads = prev_totals["sessions"], prev_totals["downloads"]
+            prev_ips = dal.top("src_ip", prev_window, 1)[1]
+        downloads = _change(doc["files"]["downloads_total"], prev_downloads)
         return {
-            "sessions_change": _change(doc["sessions"]["total"], prev_totals["sessions"]),
-            "unique_ips_change": _change(
-                doc["sessions"]["unique_ips"], dal.top("src_ip", prev_window, 1)[1]
-            ),
+            "sessions_change": _change(doc["sessions"]["total"], prev_sessions),
+            "unique_ips_change": _change(doc["sessions"]["unique_ips"], prev_ips),
             "downloads_change": downloads,
             "files_change": downloads,
         }
@@ -217,10 +234,8 @@ class ReportBuilder:
         doc: dict[str, Any],
     ) -> list[dict[str, Any]]:
         alerts: list[dict[str, Any]] = []
-        before = period.start - timedelta(days=1)
-        baseline = dal.per_day(
-            Window(period.start - timedelta(days=IP_BASELINE_DAYS), before, window.sensor)
-        )
+        ip_window = _days_before(period, IP_BASELINE_DAYS, window.sensor)
+        baseline = dal.per_day(ip_window) if ip_window is not None else {}
         if baseline:  # days of the previous week that saw sessions
             average = _avg(sum(d["unique_ips"] for d in baseline.values()), len(baseline))
             # A day compares its unique IPs; a week or month its average per day.
@@ -240,10 +255,8 @@ class ReportBuilder:
                         "average": average,
                     }
                 )
-        seen = dal.values(
-            "vt_label",
-            Window(period.start - timedelta(days=VT_BASELINE_DAYS), before, window.sensor),
-        )
+        vt_window = _days_before(period, VT_BASELINE_DAYS, window.sensor)
+        seen = dal.values("vt_label", vt_window) if vt_window is not None else set()
         new = sorted(dal.values("vt_label", window) - seen)
         if new:
             alerts.append(
