@@ -17,15 +17,17 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME)) / "cowrie.sqlite"
 
 
-def resolve_db_url(url: str | None = None) -> str:
-    """Pick the database URL: explicit value, then ``COWRIE_DB_URL``, then the default file."""
+def resolve_db_url(url: str | None = None, *, create_default_dir: bool = True) -> str:
+    """Pick the database URL: explicit value, then ``COWRIE_DB_URL``, then the default file
+    (whose directory is created if ``create_default_dir``)."""
     if url:
         return url
     env = os.environ.get(DB_URL_ENV)
     if env:
         return env
     path = default_db_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if create_default_dir:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
 

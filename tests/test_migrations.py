@@ -133,7 +133,7 @@ def test_db_commands_report_each_step(empty_db_url: str) -> None:
     assert out == f"database at revision {head} (was 0007)"
     assert "Running upgrade 0007 -> 0008, A partial index on raw_events" in err
     assert run("current")[0] == f"{head} (up to date)"
-    out, err = run("downgrade", "base")
+    out, err = run("downgrade", "base", "--yes")
     assert out == "database at revision base (empty)"
     assert "Running downgrade 0001 -> , Base schema" in err
 

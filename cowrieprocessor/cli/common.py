@@ -11,20 +11,26 @@ from __future__ import annotations
 
 import functools
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from cowrieprocessor.config import default_status_dir, resolve_db_url
-from cowrieprocessor.db.engine import DatabaseURLError, create_engine_for_url
-from cowrieprocessor.db.migrate import SchemaError, ensure_schema
+from cowrieprocessor.config import DB_URL_ENV, default_status_dir, resolve_db_url
+from cowrieprocessor.db.engine import (
+    DatabaseURLError,
+    create_engine_for_url,
+    sqlite_file,
+    sqlite_path,
+)
+from cowrieprocessor.db.migrate import SchemaError, current_revision, ensure_schema
 
 if TYPE_CHECKING:  # Rich and the status writer load only when a command draws or reports
     from rich.console import Console
@@ -59,15 +65,45 @@ class AppContext:
     @property
     def url(self) -> str:
         """The database URL in effect."""
-        return resolve_db_url(self.db_url)
+        return resolve_db_url(self.db_url, create_default_dir=False)
 
-    def engine(self, *, migrate: bool = True) -> Engine:
-        """The engine; with ``migrate`` an empty database gets the schema first."""
+    def engine(self, *, create: bool = False, migrate: bool = True) -> Engine:
+        """The engine of the database, which must exist unless ``create``: commands that
+        only read (or refresh) a database never create one, so a mistyped SQLite path is an
+        error naming the file, not a new empty database.
+
+        ``migrate``: the schema must be the current one; with ``create`` an empty database
+        gets it first (ingest), else an empty database is an error saying to ingest first.
+        """
         if self._engine is None:
-            self._engine = create_engine_for_url(self.url)
-            if migrate:
-                ensure_schema(self._engine)
+            engine = create_engine_for_url(resolve_db_url(self.db_url, create_default_dir=create))
+            try:
+                path = sqlite_file(engine)
+                if path is not None and not create and not Path(path).exists():
+                    raise DatabaseURLError(
+                        f"no SQLite database at {_shown(path)}: check --db or {DB_URL_ENV}"
+                        " (only 'ingest' and 'db upgrade' create a database)"
+                    )
+                if migrate and not create and current_revision(engine) is None:
+                    raise SchemaError(NO_SESSIONS)
+                if migrate:
+                    ensure_schema(engine)
+            except BaseException:
+                engine.dispose()
+                raise
+            self._engine = engine
         return self._engine
+
+
+#: The error of a command that reports on a database nothing was loaded into.
+NO_SESSIONS = "the database holds no sessions yet: run 'cowrie-report ingest PATH' first"
+
+
+def _shown(text: str) -> str:
+    """A path or URL given by the user, with control characters made visible."""
+    from cowrieprocessor.reporting.safe_text import escape_controls
+
+    return escape_controls(text)
 
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -149,7 +185,7 @@ def user_errors(func: F) -> F:
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:  # the driver's own message says it best
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise click.ClickException(f"database error: {reason}") from None
+            raise click.ClickException(f"{_database_label()}: {reason}") from None
         except SQLAlchemyError as exc:
             raise click.ClickException(f"database error: {exc.__class__.__name__}: {exc}") from None
         except KeyboardInterrupt:  # Interrupted too
@@ -162,6 +198,15 @@ def user_errors(func: F) -> F:
             raise click.ClickException(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _database_label() -> str:
+    """How an error names the database: the file of a SQLite database (its messages, such as
+    'unable to open database file', do not), else just 'database error'."""
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(AppContext) if ctx is not None else None
+    path = sqlite_path(app.url) if app is not None else None
+    return f"SQLite database {_shown(path)}" if path is not None else "database error"
 
 
 # -- refreshing rollups ----------------------------------------------------------------------
@@ -256,13 +301,51 @@ def top_n_option(func: F) -> F:
     )(func)
 
 
-def output_file_option(func: F) -> F:
-    """``--output``: write to a file instead of stdout."""
+def output_options(func: F) -> F:
+    """``--output FILE`` instead of stdout, and ``--force`` to replace an existing file; use
+    :func:`check_output` before the work and :func:`open_output` for writing."""
+    func = click.option(
+        "--force", is_flag=True, help="Replace an existing --output file (never the database)."
+    )(func)
     return click.option(
         "--output",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="Write to this file instead of stdout.",
+        help="Write to this file instead of stdout (an existing file only with --force).",
     )(func)
+
+
+def check_output(app: AppContext, path: Path | None, force: bool) -> None:
+    """Refuse an ``--output`` that is the SQLite database or one of its side files, whatever
+    ``force`` says, and any other existing regular file without ``force``."""
+    if path is None:
+        return
+    database = sqlite_path(app.url)
+    if database is not None:
+        for name in (database, *(database + s for s in ("-wal", "-shm", "-journal"))):
+            # By name too: the side files come and go while the database is open.
+            if path.resolve() == Path(name).resolve() or _same_file(path, Path(name)):
+                raise click.ClickException(
+                    f"--output {_shown(str(path))} is the database (or one of its files):"
+                    " refusing to overwrite it"
+                )
+    if path.is_file() and not force:
+        raise click.ClickException(
+            f"{_shown(str(path))} exists: add --force to replace it, or choose another --output"
+        )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.exists() and b.exists() and a.samefile(b)
+
+
+@contextmanager
+def open_output(path: Path | None) -> Iterator[IO[str]]:
+    """Text output to ``path``, or to stdout for None (check it with :func:`check_output`)."""
+    if path is None:
+        yield sys.stdout
+    else:
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            yield fh
 
 
 def resolve_sensors(engine: Engine, sensor: str | None, all_sensors: bool) -> list[str | None]:
@@ -274,9 +357,7 @@ def resolve_sensors(engine: Engine, sensor: str | None, all_sensors: bool) -> li
     with create_session_maker(engine)() as session:
         known = ReportingDAL(session).sensors()
     if not known:
-        raise click.ClickException(
-            "the database holds no sessions yet: run 'cowrie-report ingest PATH' first"
-        )
+        raise click.ClickException(NO_SESSIONS)
     if sensor == AGGREGATE:
         raise click.ClickException(
             f"{PROBLEMS['reserved_sensor']}: leave out --sensor for that report"

@@ -10,6 +10,7 @@ import click
 
 from cowrieprocessor.cli.common import AppContext, pass_app, user_errors
 from cowrieprocessor.db import migrate
+from cowrieprocessor.reporting.safe_text import escape_controls
 
 
 @click.group("db")
@@ -41,7 +42,7 @@ def _show_steps() -> Iterator[None]:
 @user_errors
 def upgrade(app: AppContext, revision: str) -> None:
     """Migrate the database to REVISION (default: the newest)."""
-    engine = app.engine(migrate=False)
+    engine = app.engine(create=True, migrate=False)
     before = migrate.current_revision(engine)
     with _show_steps():
         migrate.upgrade(engine, revision)
@@ -51,11 +52,23 @@ def upgrade(app: AppContext, revision: str) -> None:
 
 @command.command("downgrade")
 @click.argument("revision")
+@click.option("--yes", is_flag=True, help="Do not ask before 'base' drops every table.")
 @pass_app
 @user_errors
-def downgrade(app: AppContext, revision: str) -> None:
-    """Migrate the database down to REVISION ('base' removes every table)."""
+def downgrade(app: AppContext, revision: str, yes: bool) -> None:
+    """Migrate the database down to REVISION ('base' removes every table, data included,
+    after asking unless --yes)."""
     engine = app.engine(migrate=False)
+    if migrate.current_revision(engine) is None:  # Alembic would write its version table
+        click.echo("database at revision base (empty): nothing to downgrade")
+        return
+    if revision == "base" and not yes:
+        where = engine.url.render_as_string(hide_password=True)
+        click.confirm(
+            f"Drop every table of {escape_controls(where)}, all data included?",
+            abort=True,
+            err=True,
+        )
     with _show_steps():
         migrate.downgrade(engine, revision)
     click.echo(f"database at revision {migrate.current_revision(engine) or 'base (empty)'}")

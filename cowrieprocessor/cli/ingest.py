@@ -115,7 +115,7 @@ def command(
     console = stderr_console()
     with stop_on_ctrl_c(console) as check_stop:  # the whole run, refresh and summary included
         files = discover(paths)
-        engine = app.engine()
+        engine = app.engine(create=True)
         loader = Loader(engine, default_sensor=sensor, batch_size=batch_size, full=full)
         stats = _load(app, loader, files, paths, console, check_stop)
         refreshed = None if no_refresh else run_refresh(engine, console, app.status("refresh"))

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import click
 
 from cowrieprocessor.cli.common import (
     AppContext,
+    check_output,
     fresh_engine,
-    output_file_option,
+    open_output,
+    output_options,
     pass_app,
     resolve_sensors,
     sensor_options,
@@ -26,15 +25,6 @@ from cowrieprocessor.reporting.dal import DEFAULT_BATCH, ReportingDAL, Window
 from cowrieprocessor.reporting.export import FORMATS, KINDS, write_export
 from cowrieprocessor.reporting.periods import REPORT_TYPES, Period, PeriodError, parse_period
 from cowrieprocessor.reporting.serialize import to_json, to_ndjson
-
-
-@contextmanager
-def _output(path: Path | None) -> Iterator[IO[str]]:
-    if path is None:
-        yield sys.stdout
-    else:
-        with path.open("w", encoding="utf-8", newline="") as fh:
-            yield fh
 
 
 @click.command("show")
@@ -51,7 +41,7 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
     help="html: one self-contained page with charts (needs the html extra); markdown: "
     "the same figures as GitHub-flavoured tables.",
 )
-@output_file_option
+@output_options
 @pass_app
 @user_errors
 def show(
@@ -63,6 +53,7 @@ def show(
     top_n: int,
     fmt: str,
     output: Path | None,
+    force: bool,
 ) -> None:
     """Show the daily, weekly or monthly report.
 
@@ -75,6 +66,7 @@ def show(
         chosen = parse_period(report_type, period)
     except PeriodError as exc:
         raise click.ClickException(str(exc)) from None
+    check_output(app, output, force)
     engine = fresh_engine(app)
     sensors = resolve_sensors(engine, sensor, all_sensors)
     builder = builder_for(report_type)(create_session_maker(engine), top_n=top_n)
@@ -85,7 +77,7 @@ def show(
     notice = _empty_notice(builder, sensors, documents[0])
     if notice and fmt in ("json", "ndjson"):
         click.echo(f"note: {notice}", err=True)
-    with _output(output) as out:
+    with open_output(output) as out:
         if fmt == "json":
             out.write(to_json(documents[0] if len(documents) == 1 else documents) + "\n")
         elif fmt == "ndjson":
@@ -145,7 +137,7 @@ def _write_page(
         raise click.ClickException(str(exc)) from None
     if page.notice:
         click.echo(f"note: {page.notice}", err=True)
-    with _output(output) as out:
+    with open_output(output) as out:
         out.write(text)
     if output is not None:
         click.echo(f"wrote {output}", err=True)
@@ -176,7 +168,7 @@ def _write_page(
     type=click.IntRange(1, 100_000),
     help="Rows fetched per query.",
 )
-@output_file_option
+@output_options
 @pass_app
 @user_errors
 def export(
@@ -188,11 +180,13 @@ def export(
     fmt: str,
     batch_size: int,
     output: Path | None,
+    force: bool,
 ) -> None:
     """Stream per-session rows (sessions, commands or files) of sessions started in a window."""
     first, last = start.date(), end.date()
     if last < first:
         raise click.UsageError("--end is before --start")
+    check_output(app, output, force)
     engine = app.engine()
     if sensor is not None:
         # Exports read the base tables, so the sensor is checked there, not in the rollups
@@ -200,7 +194,7 @@ def export(
         with create_session_maker(engine)() as session:
             if not ReportingDAL(session).has_sessions(sensor):
                 raise click.ClickException(f"unknown sensor {sensor!r}: no session recorded it")
-    with create_session_maker(engine)() as session, _output(output) as out:
+    with create_session_maker(engine)() as session, open_output(output) as out:
         write_export(ReportingDAL(session), kind, Window(first, last, sensor), fmt, out, batch_size)
 
 

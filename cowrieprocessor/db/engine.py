@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -69,12 +69,20 @@ def create_engine_for_url(url: str, **kwargs: Any) -> Engine:
 def sqlite_file(engine: Engine) -> str | None:
     """Path of ``engine``'s SQLite database file, which other connections can open too; None
     for PostgreSQL and for an in-memory or URI-named SQLite database."""
-    if engine.dialect.name != "sqlite":
+    return sqlite_path(engine.url)
+
+
+def sqlite_path(url: str | URL) -> str | None:
+    """The SQLite database file a URL names (as :func:`sqlite_file`); None for any other
+    URL, and for one that cannot be parsed."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
         return None
-    path = engine.url.database
-    if not path or path == ":memory:" or path.startswith("file:"):
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
         return None
-    return path
+    return None if path.startswith("file:") else path
 
 
 def create_session_maker(engine: Engine) -> sessionmaker[Session]:
