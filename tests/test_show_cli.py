@@ -275,11 +275,24 @@ def test_export_rows_match_the_database(
 
 
 def test_csv_export_keeps_attacker_formulas_as_text(empty_db_url: str, tmp_path: Path) -> None:
-    hostile = ['=HYPERLINK("http://x/")', "+1+1", "-2", "@SUM(A1)", "\tx", "plain"]
+    hostile = [
+        '=HYPERLINK("http://x/")',
+        "+1+1",
+        "-2",
+        "@SUM(A1)",
+        "\tx",
+        " =1+1",  # spreadsheets skip leading whitespace before a formula
+        "\n=cmd|' /C calc'!A0",
+        " \n\t@SUM(A1)",
+        "\u00a0-3",
+        "plain",
+        " plain",
+        "a=b",
+    ]
     events = [
         {
             "eventid": "cowrie.command.input",
-            "timestamp": f"2024-03-01T10:00:0{i}Z",
+            "timestamp": f"2024-03-01T10:00:{i:02d}Z",
             "session": "abcdef01",
             "sensor": "s",
             "input": text,
@@ -293,7 +306,7 @@ def test_csv_export_keeps_attacker_formulas_as_text(empty_db_url: str, tmp_path:
     as_csv = run(empty_db_url, tmp_path, "export", "commands", *window, "--format", "csv")
     as_json = run(empty_db_url, tmp_path, "export", "commands", *window)
     cells = {r["command"] for r in csv.DictReader(io.StringIO(as_csv.stdout, newline=""))}
-    assert cells == {"'" + t for t in hostile[:-1]} | {"plain"}
+    assert cells == {"'" + t for t in hostile[:-3]} | {"plain", " plain", "a=b"}
     assert {json.loads(line)["command"] for line in as_json.stdout.splitlines()} == set(hostile)
 
 

@@ -159,7 +159,7 @@ def _write_page(
     default="ndjson",
     show_default=True,
     help="ndjson keeps values exact; in csv a cell a spreadsheet would run as a formula "
-    "(=, +, -, @, tab, CR first) gets a leading '.",
+    "(=, +, -, @ first or after whitespace; tab, CR first) gets a leading '.",
 )
 @click.option(
     "--batch-size",

@@ -20,8 +20,17 @@ from cowrieprocessor.reporting.dal import DEFAULT_BATCH, ReportingDAL, Window
 KINDS = ("sessions", "commands", "files")
 #: Output formats.
 FORMATS = ("ndjson", "csv")
-#: First characters that make a spreadsheet read a cell as a formula (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Characters that make a spreadsheet read a cell as a formula (CSV injection) when they
+#: come first, or after nothing but whitespace (spreadsheets skip a leading space or line
+#: feed before ``=``).
+FORMULA_START = ("=", "+", "-", "@")
+#: Characters that are a risk as the very first one of a cell.
+RISKY_FIRST = ("\t", "\r")
+
+
+def is_formula(text: str) -> bool:
+    """Whether a spreadsheet could run ``text`` as a formula."""
+    return text.startswith(RISKY_FIRST) or text.lstrip().startswith(FORMULA_START)
 
 
 def csv_value(value: Any) -> Any:
@@ -30,7 +39,7 @@ def csv_value(value: Any) -> Any:
         return orjson.dumps(value).decode()
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    if isinstance(value, str) and is_formula(value):
         # Attacker text must stay text in a spreadsheet: the usual guard, a leading quote.
         return "'" + value
     return value
