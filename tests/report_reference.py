@@ -110,6 +110,25 @@ def _select(
     ]
 
 
+def _uncommon(window: list[RefSession]) -> list[RefSession]:
+    """Command-count values rarest first (fewest sessions; ties: the larger count first);
+    the first two thirds (rounded down) are uncommon; their sessions by that rank, then
+    day, sensor and session id."""
+    per_count = Counter(len(s.commands) for s in window)
+    ranked = sorted(per_count, key=lambda count: (per_count[count], -count))
+    rank = {count: i for i, count in enumerate(ranked[: len(ranked) * 2 // 3])}
+    return sorted(
+        (s for s in window if len(s.commands) in rank),
+        key=lambda s: (rank[len(s.commands)], s.day, s.sensor, s.session_id),
+    )
+
+
+def uncommon_total(events: list[dict[str, Any]], start: date, end: date, sensor: str | None) -> int:
+    """How many sessions of the window have an uncommon command count (all of them, not
+    the first ``top_n`` the document lists)."""
+    return len(_uncommon(_select(ref_sessions(events), start, end, sensor)))
+
+
 def _previous_period(report_type: str, start: date) -> tuple[date, date] | None:
     """None for a period starting on 0001-01-01: no dates before it."""
     if start == date.min:
@@ -221,18 +240,8 @@ def expected_report(
         "spur_infrastructure_top": [],
         "spur_tunnels": {"total": 0, "anonymous": 0},
     }
-    # Command-count values rarest first (fewest sessions; ties: the larger count first);
-    # the first two thirds (rounded down) are uncommon; their sessions by that rank, then
-    # day, sensor and session id; at most top_n.
-    per_count = Counter(command_counts)
-    ranked = sorted(per_count, key=lambda count: (per_count[count], -count))
-    rank = {count: i for i, count in enumerate(ranked[: len(ranked) * 2 // 3])}
-    uncommon = sorted(
-        (s for s in window if len(s.commands) in rank),
-        key=lambda s: (rank[len(s.commands)], s.day, s.sensor, s.session_id),
-    )
     doc["abnormalities"] = {
-        "uncommon_command_sessions": [s.session_id for s in uncommon[:top_n]],
+        "uncommon_command_sessions": [s.session_id for s in _uncommon(window)[:top_n]],
         "recent_vt_submission_sessions": [],
     }
 

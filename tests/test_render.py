@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 import time
 from datetime import UTC, date, datetime
 from typing import Any
@@ -163,11 +164,16 @@ def example_document(
     return document
 
 
-def render_to_text(document: dict[str, Any], width: int = 100, **console_kwargs: Any) -> str:
+def render_to_text(
+    document: dict[str, Any],
+    width: int = 100,
+    uncommon_total: int | None = None,
+    **console_kwargs: Any,
+) -> str:
     options: dict[str, Any] = {"color_system": None, "force_terminal": False}
     options.update(console_kwargs)
     console = Console(file=io.StringIO(), width=width, **options)
-    console.print(render_report(document))
+    console.print(render_report(document, uncommon_total=uncommon_total))
     return console.file.getvalue()  # type: ignore[attr-defined]
 
 
@@ -218,6 +224,32 @@ def test_render_shows_headline_figures(report_type: str, width: int) -> None:
         assert "n/a (previous was 0)" in output
         for day in period.days:
             assert day.isoformat() in output
+
+
+@pytest.mark.parametrize("seconds", [2.04, 2385.0, 7384.5, 0.0])
+def test_durations_have_one_form_in_every_report(seconds: float) -> None:
+    """It was '2.04 s' in one report and '39m 45s' in another."""
+    document = example_document("monthly")
+    document["sessions"]["avg_duration"] = seconds
+    output = render_to_text(document, 100)
+    assert re.search(r"Avg duration +" + re.escape(f"{seconds:,.2f} s"), output), output
+    assert not re.search(r"\d+m \d\ds", output)
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_odd_command_sessions_show_how_many_qualify_and_which(width: int) -> None:
+    """It showed the length of the cut list as the number of sessions, and no ids."""
+    document = example_document("daily")
+    ids = document["abnormalities"]["uncommon_command_sessions"]
+    with_total = render_to_text(document, width, uncommon_total=36)
+    assert re.search(r"Odd-command sessions +36\b", with_total)
+    assert f"Odd-command sessions ({len(ids)} of 36)" in with_total
+    assert all(session_id in with_total for session_id in ids)
+    without = render_to_text(document, width)  # the document alone: what it lists
+    assert re.search(rf"Odd-command sessions +{len(ids)} listed", without)
+    assert f"Odd-command sessions ({len(ids)})" in without
+    document["abnormalities"]["uncommon_command_sessions"] = []
+    assert "Odd-command sessions (" not in render_to_text(document, width, uncommon_total=0)
 
 
 def test_top_list_counts_are_right_aligned() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 import tracemalloc
@@ -20,7 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 from reference import load_events
 from report_data import dirty_logs
-from report_reference import expected_report
+from report_reference import expected_report, uncommon_total
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
 
@@ -383,3 +384,71 @@ def test_show_json_imports_only_what_it_needs(
     )
     assert json.loads(result.stdout)["year_week"] == WEEK
     assert result.stderr.strip().splitlines()[-1] == "loaded: []"
+
+
+# -- the Rich view (issue 17, item 11) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("report_type", "period"), [("daily", "2024-03-01"), ("monthly", "2024-03")]
+)
+def test_table_view_counts_and_lists_the_odd_command_sessions(
+    cli_db: tuple[str, list[dict]], tmp_path: Path, report_type: str, period: str
+) -> None:
+    """It showed the length of the cut list (top_n) as the number of sessions, and never
+    listed them; the document itself is unchanged."""
+    db_url, events = cli_db
+    parsed = parse_period(report_type, period)
+    want = expected_report(events, report_type, parsed.start, parsed.end, None, 3)
+    listed = want["abnormalities"]["uncommon_command_sessions"]
+    total = uncommon_total(events, parsed.start, parsed.end, None)
+    assert 0 < len(listed) <= 3 and total >= len(listed)
+    result = run(db_url, tmp_path, "show", report_type, period, "--top-n", "3", width=120)
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert re.search(r"Odd-command sessions +([\d,]+)", text).group(1) == f"{total:,}"
+    assert f"Odd-command sessions ({len(listed)} of {total:,})" in text
+    for session_id in listed:
+        assert session_id in text
+    doc = json.loads(run(db_url, tmp_path, "show", report_type, period, "--top-n", "3",
+                         "--format", "json").stdout)  # fmt: skip
+    assert strip(doc) == want
+
+
+def test_export_of_an_unknown_sensor_lists_the_known_ones(
+    cli_db: tuple[str, list[dict]], tmp_path: Path
+) -> None:
+    db_url, events = cli_db
+    known = sorted({e["_sensor"] for e in events})
+    for args in (["show", "daily", "2024-03-01"], ["export", "sessions", "--start", "2024-03-01",
+                                                   "--end", "2024-03-01"]):  # fmt: skip
+        result = run(db_url, tmp_path, *args, "--sensor", "nope")
+        assert result.exit_code == 1
+        line = result.stderr.strip().splitlines()[-1]
+        assert line == "Error: unknown sensor 'nope'; known sensors: " + ", ".join(
+            repr(s) for s in known
+        )
+
+
+def test_status_files_give_rates_of_work_not_of_totals(
+    cli_db: tuple[str, list[dict]], tmp_path: Path
+) -> None:
+    """monitor --once printed files=9.7 per second for the number of files of the run."""
+    db_url, _ = cli_db  # ingested with --no-refresh: show refreshes now
+    assert run(db_url, tmp_path, "show", "daily", "2024-03-01", "--format", "json").exit_code == 0
+    ingest = json.loads((tmp_path / "status" / "ingest.json").read_text())
+    refresh = json.loads((tmp_path / "status" / "refresh.json").read_text())
+    assert {"files", "bytes_total", "files_done", "records"} <= set(ingest["counters"])
+    assert set(ingest["rate"]) == {
+        "files_done",
+        "records",
+        "events_new",
+        "events_duplicate",
+        "dead_letters",
+        "bytes_read",
+    }
+    assert set(refresh["counters"]) == {"buckets_total", "buckets_done"}
+    assert set(refresh["rate"]) == {"buckets_done"}
+    monitor = run(db_url, tmp_path, "monitor", "--once", "--status-dir", str(tmp_path / "status"))
+    rates = [line for line in monitor.stdout.splitlines() if "rate/s:" in line]
+    assert len(rates) == 2 and all("files=" not in r and "total" not in r for r in rates)

@@ -42,6 +42,23 @@ if TYPE_CHECKING:  # Rich and the status writer load only when a command draws o
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: Per phase, the counters that grow with the work done and so have a rate per second in
+#: its status file (a phase not listed has none); the others are totals (``files``,
+#: ``bytes_total``, ``buckets_total``), whose rate would mean nothing.
+RATE_COUNTERS: dict[str, tuple[str, ...]] = {
+    "ingest": (
+        "files_done",
+        "records",
+        "events_new",
+        "events_duplicate",
+        "dead_letters",
+        "bytes_read",
+    ),
+    "refresh": ("buckets_done",),
+    "reporting": ("reports_built", "reports_published"),
+}
+
+
 @dataclass
 class AppContext:
     """Options given before the sub-command, and the lazily created engine."""
@@ -57,10 +74,15 @@ class AppContext:
             self._engine = None
 
     def status(self, phase: str) -> StatusEmitter:
-        """Status file writer for a phase, in ``--status-dir`` or the default status dir."""
+        """Status file writer for a phase, in ``--status-dir`` or the default status dir,
+        with rates of the phase's :data:`RATE_COUNTERS` only."""
         from cowrieprocessor.status import StatusEmitter
 
-        return StatusEmitter(phase, self.status_dir or default_status_dir())
+        return StatusEmitter(
+            phase,
+            self.status_dir or default_status_dir(),
+            rate_counters=RATE_COUNTERS.get(phase, ()),
+        )
 
     @property
     def url(self) -> str:
@@ -363,9 +385,7 @@ def resolve_sensors(engine: Engine, sensor: str | None, all_sensors: bool) -> li
             f"{PROBLEMS['reserved_sensor']}: leave out --sensor for that report"
         )
     if sensor is not None and sensor not in known:
-        raise click.ClickException(
-            f"unknown sensor {sensor!r}; known sensors: " + ", ".join(repr(s) for s in known)
-        )
+        raise unknown_sensor(sensor, known)
     if all_sensors:
         if AGGREGATE in known:  # stored before the name was reserved; the aggregate has it
             click.echo(
@@ -373,6 +393,15 @@ def resolve_sensors(engine: Engine, sensor: str | None, all_sensors: bool) -> li
             )
         return [None, *(s for s in known if s != AGGREGATE)]
     return [sensor]
+
+
+def unknown_sensor(sensor: str, known: list[str]) -> click.ClickException:
+    """The error for a ``--sensor`` no stored session has, listing those that exist."""
+    if not known:
+        return click.ClickException(NO_SESSIONS)
+    return click.ClickException(
+        f"unknown sensor {sensor!r}; known sensors: " + ", ".join(repr(s) for s in known)
+    )
 
 
 def sensor_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

@@ -17,6 +17,7 @@ from cowrieprocessor.cli.common import (
     resolve_sensors,
     sensor_options,
     top_n_option,
+    unknown_sensor,
     user_errors,
 )
 from cowrieprocessor.db.engine import create_session_maker
@@ -96,8 +97,9 @@ def show(
             )
             if notice:
                 console.print(f"Note: {notice}", style="bold yellow")
-            for document in documents:
-                console.print(render_report(document))
+            for document, of in zip(documents, sensors, strict=True):
+                total = builder.uncommon_session_total(chosen, of)
+                console.print(render_report(document, uncommon_total=total))
 
 
 def _empty_notice(
@@ -192,8 +194,9 @@ def export(
         # Exports read the base tables, so the sensor is checked there, not in the rollups
         # (which may still be stale after 'ingest --no-refresh').
         with create_session_maker(engine)() as session:
-            if not ReportingDAL(session).has_sessions(sensor):
-                raise click.ClickException(f"unknown sensor {sensor!r}: no session recorded it")
+            dal = ReportingDAL(session)
+            if not dal.has_sessions(sensor):
+                raise unknown_sensor(sensor, dal.recorded_sensors())
     with create_session_maker(engine)() as session, open_output(output) as out:
         write_export(ReportingDAL(session), kind, Window(first, last, sensor), fmt, out, batch_size)
 

@@ -43,6 +43,14 @@ def _change(current: int, previous: int) -> float | None:
     return _round2((current - previous) * 100, previous) if previous else None
 
 
+def uncommon_command_counts(sessions: dict[int, int]) -> list[int]:
+    """The uncommon command counts of a window, rarest first, from ``{command count:
+    sessions}`` (docs/report-schema.md): values rank by fewest sessions (ties: the larger
+    count first), and with k values the first k * 2 // 3 are uncommon."""
+    ranked = sorted(sessions, key=lambda count: (sessions[count], -count))
+    return ranked[: len(ranked) * 2 // 3]
+
+
 def _days_before(period: Period, days: int, sensor: str | None) -> Window | None:
     """The ``days`` days before ``period`` (a baseline); fewer near 0001-01-01, before which
     there are no dates (and so no sessions); None for a period starting that day."""
@@ -179,21 +187,24 @@ class ReportBuilder:
         }
 
     def _uncommon_sessions(self, dal: ReportingDAL, window: Window) -> list[str]:
-        """Sessions whose command count is among the rarer two thirds of the window's
-        command-count values (docs/report-schema.md), at most ``top_n``.
-
-        Values rank rarest first (fewest sessions; ties: the larger count first); with k
-        values the first k * 2 // 3 are uncommon. Sessions follow their value's rank, then
-        day, sensor and session id.
-        """
-        sessions = dal.command_counts(window)
-        ranked = sorted(sessions, key=lambda count: (sessions[count], -count))
+        """Sessions whose command count is uncommon (:func:`uncommon_command_counts`), at
+        most ``top_n``: by their count's rank, then day, sensor and session id."""
         ids: list[str] = []
-        for count in ranked[: len(ranked) * 2 // 3]:
+        for count in uncommon_command_counts(dal.command_counts(window)):
             if len(ids) == self.top_n:
                 break
             ids += dal.sessions_with_command_count(window, count, self.top_n - len(ids))
         return ids
+
+    def uncommon_session_total(self, period: Period, sensor: str | None = None) -> int:
+        """How many sessions of the document for ``period`` and ``sensor`` have an uncommon
+        command count: its ``uncommon_command_sessions`` lists the first ``top_n``."""
+        whole = None if period.report_type == "daily" else period.report_type
+        with self.session_factory() as session:
+            counts = ReportingDAL(session, self.tables).command_counts(
+                Window(period.start, period.end, sensor, whole)
+            )
+        return sum(counts[count] for count in uncommon_command_counts(counts))
 
     def trends(
         self, document: dict[str, Any], period: Period, sensor: str | None = None
@@ -330,4 +341,5 @@ __all__ = [
     "ReportBuilder",
     "WeeklyReportBuilder",
     "builder_for",
+    "uncommon_command_counts",
 ]

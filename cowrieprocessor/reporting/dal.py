@@ -325,6 +325,11 @@ class ReportingDAL:
         query = select(s.c.sensor).distinct().order_by(s.c.sensor)
         return list(self.session.scalars(query))
 
+    def recorded_sensors(self) -> list[str]:
+        """Every sensor of a stored session (base tables, never stale, but a scan)."""
+        s = session_summaries
+        return list(self.session.scalars(select(s.c.sensor).distinct().order_by(s.c.sensor)))
+
     def has_sessions(self, sensor: str) -> bool:
         """Whether any session of ``sensor`` is stored (base tables, never stale)."""
         s = session_summaries

@@ -68,17 +68,11 @@ def _fmt_number(value: object, decimals: int = 0) -> Text:
 
 
 def _fmt_duration(value: object) -> Text:
-    """Seconds as ``42.10 s`` below ten minutes, else ``12m 05s`` or ``2h 03m 04s``."""
+    """Seconds, always in the one form ``2.04 s`` / ``2,385.00 s`` (so that the figures of
+    a day and of a month compare at a glance)."""
     if not _is_number(value):
         return _fmt_number(value)
-    seconds = float(value)
-    if seconds < 600:
-        return Text(f"{seconds:,.2f} s")
-    minutes, rest = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return Text(f"{hours:,}h {minutes:02d}m {rest:02d}s")
-    return Text(f"{minutes}m {rest:02d}s")
+    return Text(f"{float(value):,.2f} s")
 
 
 def _fmt_change(value: object) -> Text:
@@ -155,7 +149,7 @@ def _stat(label: str, value: Text) -> Table:
     return grid
 
 
-def _overview(document: Mapping[str, Any]) -> Panel:
+def _overview(document: Mapping[str, Any], uncommon_total: int | None) -> Panel:
     sessions = _mapping(document.get("sessions"))
     commands = _mapping(document.get("commands"))
     files = _mapping(document.get("files"))
@@ -185,7 +179,7 @@ def _overview(document: Mapping[str, Any]) -> Panel:
         ("Avg duration", _fmt_duration(sessions.get("avg_duration"))),
         ("VirusTotal flagged", _fmt_number(sessions.get("vt_flagged"))),
         ("DShield flagged", _fmt_number(sessions.get("dshield_flagged"))),
-        ("Odd-command sessions", count(abnormal.get("uncommon_command_sessions"))),
+        ("Odd-command sessions", _uncommon_figure(abnormal, uncommon_total)),
         ("Recent VT sessions", count(abnormal.get("recent_vt_submission_sessions"))),
     ]
     if _is_number(tunnels.get("total")) and tunnels.get("total"):
@@ -197,6 +191,17 @@ def _overview(document: Mapping[str, Any]) -> Panel:
         title_align="left",
         border_style="blue",
     )
+
+
+def _uncommon_figure(abnormal: Mapping[str, Any], total: int | None) -> Text:
+    """How many sessions have an uncommon command count; without ``total`` (the document
+    lists only the first ``top_n``), how many are listed."""
+    if total is not None:
+        return _fmt_number(total)
+    listed = abnormal.get("uncommon_command_sessions")
+    if listed is None:
+        return _fmt_number(None)
+    return Text.assemble(_fmt_number(len(_sequence(listed))), (" listed", "dim"))
 
 
 def _alerts(document: Mapping[str, Any]) -> RenderableType:
@@ -303,7 +308,30 @@ def _counts_to_rows(counts: object) -> list[dict[str, Any]]:
     return [{"value": k, "count": v} for k, v in items]
 
 
-def _top_lists(document: Mapping[str, Any]) -> RenderableType:
+def _session_list(abnormal: Mapping[str, Any], total: int | None) -> Table | None:
+    """The uncommon-command sessions the document lists, titled with how many qualify."""
+    ids = [i for i in _sequence(abnormal.get("uncommon_command_sessions")) if i is not None]
+    if not ids:
+        return None
+    of = f" of {total:,}" if total is not None else ""
+    title = f"Odd-command sessions ({len(ids):,}{of})"
+    table = Table(
+        Column("session", max_width=64, no_wrap=True, overflow="ellipsis"),
+        title=title,
+        min_width=len(title),
+        title_justify="left",
+        title_style="bold",
+        header_style="dim",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    for session_id in ids:
+        table.add_row(safe_text(str(session_id), 64))
+    return table
+
+
+def _top_lists(document: Mapping[str, Any], uncommon_total: int | None) -> RenderableType:
     sessions = _mapping(document.get("sessions"))
     commands = _mapping(document.get("commands"))
     files = _mapping(document.get("files"))
@@ -375,6 +403,9 @@ def _top_lists(document: Mapping[str, Any]) -> RenderableType:
             wrap=True,
         ),
     ]
+    sessions_list = _session_list(_mapping(document.get("abnormalities")), uncommon_total)
+    if sessions_list is not None:
+        short.append(sessions_list)
     # One below the other, each as wide as the console: long values wrap instead of being
     # cut beside an empty column.
     return Group(Columns(short, padding=(1, 3)), *long)
@@ -457,16 +488,26 @@ def _trend(document: Mapping[str, Any]) -> RenderableType:
     return Panel(Group(*parts), title="Trend", title_align="left", border_style="blue")
 
 
-def render_report(document: Mapping[str, Any]) -> RenderableType:
+def render_report(
+    document: Mapping[str, Any], *, uncommon_total: int | None = None
+) -> RenderableType:
     """Return a Rich renderable (a :class:`rich.console.Group`) for one report document.
 
     Sections: a header panel, headline figures, alerts, for weekly and monthly reports a
-    per-day table with a sessions bar plus trends, then the top lists side by side. Fits 80
-    columns; wider consoles lay more tables side by side. All document strings are shown
-    literally (see :func:`safe_text`), whatever the console's markup and emoji settings.
+    per-day table with a sessions bar plus trends, then the top lists side by side, and the
+    sessions with an uncommon command count. Fits 80 columns; wider consoles lay more
+    tables side by side. All document strings are shown literally (see :func:`safe_text`),
+    whatever the console's markup and emoji settings.
+
+    ``uncommon_total``: how many sessions have an uncommon command count
+    (``ReportBuilder.uncommon_session_total``); the document lists only the first ``top_n``.
     """
-    parts: list[RenderableType] = [_header(document), _overview(document), _alerts(document)]
+    parts: list[RenderableType] = [
+        _header(document),
+        _overview(document, uncommon_total),
+        _alerts(document),
+    ]
     if document.get("report_type") in ("weekly", "monthly") or "daily" in document:
         parts.append(_trend(document))
-    parts.append(_top_lists(document))
+    parts.append(_top_lists(document, uncommon_total))
     return Group(*parts)
