@@ -11,7 +11,7 @@ PG_URL = os.environ.get("COWRIE_TEST_PG_URL", "postgresql+psycopg://postgres@127
 
 def _install(session: nox.Session, group: str) -> None:
     session.install("--upgrade", "pip>=25.1")
-    session.install("--group", group, "-e", ".")
+    session.install("--group", group, "-e", ".[html,postgresql,elasticsearch]")
 
 
 @nox.session

@@ -26,6 +26,10 @@ COMMANDS = {
 }
 
 
+#: Top-level packages of the optional extras -> the extra that installs them.
+EXTRAS = {"elasticsearch": "elasticsearch", "elastic_transport": "elasticsearch"}
+
+
 class LazyGroup(click.Group):
     """A group that imports a sub-command's module on first use."""
 
@@ -37,8 +41,31 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module, attribute = target.split(":")
-        command: click.Command = getattr(importlib.import_module(module), attribute)
+        try:
+            command: click.Command = getattr(importlib.import_module(module), attribute)
+        except ModuleNotFoundError as exc:
+            extra = EXTRAS.get((exc.name or "").partition(".")[0])
+            if extra is None:
+                raise
+            return _needs_extra(cmd_name, extra)
         return command
+
+
+def _needs_extra(name: str, extra: str) -> click.Command:
+    """A stand-in for a command whose optional dependencies are not installed."""
+    message = f"'{name}' needs the {extra} extra: pip install 'cowrieprocessor[{extra}]'"
+
+    def fail(args: tuple[str, ...]) -> None:
+        raise click.ClickException(message)
+
+    return click.Command(
+        name,
+        callback=fail,
+        params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+        help=f"(not installed) {message}.",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )
 
 
 class DbOption(click.Option):

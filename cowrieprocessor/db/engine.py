@@ -59,7 +59,13 @@ def create_engine_for_url(url: str, **kwargs: Any) -> Engine:
         raise DatabaseURLError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
     try:
         engine = create_engine(parsed, **kwargs)
-    except Exception as exc:  # missing driver, bad query arguments
+    except ModuleNotFoundError as exc:
+        if backend == "postgresql" and (exc.name or "").startswith("psycopg"):
+            raise DatabaseURLError(
+                "PostgreSQL support is not installed: pip install 'cowrieprocessor[postgresql]'"
+            ) from None
+        raise DatabaseURLError(f"cannot use database URL {parsed!r}: {exc}") from None
+    except Exception as exc:  # bad query arguments
         raise DatabaseURLError(f"cannot use database URL {parsed!r}: {exc}") from None
     if backend == "sqlite":
         _setup_sqlite(engine)
