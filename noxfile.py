@@ -1,4 +1,5 @@
-"""Developer tasks: `nox -s tests`, `nox -s lint`, `nox -s bench`, `nox -s bench_refresh`."""
+"""Developer tasks: `nox -s tests`, `nox -s lint`, `nox -s bench`, `nox -s bench_refresh`,
+`nox -s bench_reports` (docs/benchmarks.md)."""
 
 import os
 
@@ -35,3 +36,17 @@ def bench(session: nox.Session) -> None:
     """Ingest benchmark: events/s and peak RSS on SQLite and PostgreSQL (args pass through)."""
     _install(session, "test")
     session.run("python", "scripts/bench_ingest.py", *session.posargs)
+
+
+@nox.session
+def bench_refresh(session):
+    """Rollup refresh benchmark, 1 and N days of history (args pass through)."""
+    _install(session, "test")
+    session.run("python", "scripts/bench_refresh.py", *session.posargs)
+
+
+@nox.session
+def bench_reports(session):
+    """Report benchmark: `show` end to end against the same document from the base tables."""
+    _install(session, "test")
+    session.run("python", "scripts/bench_reports.py", *session.posargs)
