@@ -106,7 +106,7 @@ def command(
     no_refresh: bool,
     as_json: bool,
 ) -> None:
-    """Load Cowrie JSON logs from files, directories or globs (plain, .gz, .bz2).
+    """Load Cowrie JSON logs from PATHS: files, directories or globs (plain, .gz, .bz2).
 
     Only bytes appended since the last run are read; rotated, replaced or truncated files
     are read again from the start. Bad records are kept in dead_letters with a reason.

@@ -179,7 +179,7 @@ def command(
     retry_backoff: float,
     retry_budget: float,
 ) -> None:
-    """Build daily, weekly or monthly reports and index them into Elasticsearch.
+    """Build REPORT_TYPE (daily, weekly or monthly) reports and index them into Elasticsearch.
 
     PERIOD is YYYY-MM-DD (daily), YYYY-Www (weekly) or YYYY-MM (monthly); the default is
     the last complete period. --start/--end backfill every period in a date range. Each

@@ -12,8 +12,16 @@ from cowrieprocessor.samples import SampleConfig, write_sample_logs
 
 @click.command("sample-logs")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--days", type=click.IntRange(min=1), default=7, show_default=True)
-@click.option("--sessions-per-day", type=click.IntRange(min=0), default=300, show_default=True)
+@click.option(
+    "--days", type=click.IntRange(min=1), default=7, show_default=True, help="Days of logs."
+)
+@click.option(
+    "--sessions-per-day",
+    type=click.IntRange(min=0),
+    default=300,
+    show_default=True,
+    help="Sessions per day, over all sensors (which get unequal shares).",
+)
 @click.option(
     "--sensors",
     default="honeypot-a,honeypot-b",
@@ -22,7 +30,13 @@ from cowrieprocessor.samples import SampleConfig, write_sample_logs
 )
 @click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default="2024-03-01",
               show_default=True, help="First day (UTC).")  # fmt: skip
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the generator: the same options always write the same files.",
+)
 @click.option("--no-dirt", is_flag=True, help="Only well-formed, unique events.")
 @click.option(
     "--compress",

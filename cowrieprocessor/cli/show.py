@@ -39,8 +39,9 @@ from cowrieprocessor.reporting.serialize import to_json, to_ndjson
     type=click.Choice(["table", "json", "ndjson", "html", "markdown"]),
     default="table",
     show_default=True,
-    help="html: one self-contained page with charts (needs the html extra); markdown: "
-    "the same figures as GitHub-flavoured tables.",
+    help="table: Rich tables; json: the document (a list with --all-sensors), exactly; "
+    "ndjson: one document per line; html: one self-contained page with charts (needs the "
+    "html extra); markdown: the same figures as GitHub-flavoured tables.",
 )
 @output_options
 @pass_app
@@ -56,7 +57,7 @@ def show(
     output: Path | None,
     force: bool,
 ) -> None:
-    """Show the daily, weekly or monthly report.
+    """Show the REPORT_TYPE (daily, weekly or monthly) report.
 
     PERIOD is YYYY-MM-DD (daily), YYYY-Www (weekly, ISO week) or YYYY-MM (monthly); the
     default is the last complete period (yesterday, last week, last month, UTC).
@@ -184,7 +185,8 @@ def export(
     output: Path | None,
     force: bool,
 ) -> None:
-    """Stream per-session rows (sessions, commands or files) of sessions started in a window."""
+    """Stream the per-session rows of KIND (sessions, commands or files) of the sessions
+    started from --start to --end, oldest first."""
     first, last = start.date(), end.date()
     if last < first:
         raise click.UsageError("--end is before --start")
