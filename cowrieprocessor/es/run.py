@@ -32,6 +32,7 @@ from cowrieprocessor.es.publisher import (
 from cowrieprocessor.es.settings import ESSettings
 from cowrieprocessor.reporting.periods import Period
 from cowrieprocessor.secrets import Redactor
+from cowrieprocessor.sensors import AGGREGATE
 from cowrieprocessor.status import StatusEmitter
 
 __all__ = [
@@ -58,7 +59,7 @@ Build = Callable[[Period, str | None], dict[str, Any]]
 
 def sensor_label(sensor: str | None) -> str:
     """How a run names a sensor: ``aggregate`` for all sensors together."""
-    return "aggregate" if sensor is None else sensor
+    return AGGREGATE if sensor is None else sensor
 
 
 def stops_run(outcomes: Sequence[DocumentOutcome]) -> bool:
