@@ -60,8 +60,8 @@ def run(db_url: str, tmp_path: Path, *args: str) -> Result:
     engines: list[Engine] = []
     original = AppContext.engine
 
-    def engine(self: AppContext, *, migrate: bool = True) -> Engine:
-        engines.append(original(self, migrate=migrate))
+    def engine(self: AppContext, **options: bool) -> Engine:
+        engines.append(original(self, **options))
         return engines[-1]
 
     try:
