@@ -83,7 +83,9 @@ def test_readme_commands_exist() -> None:
 
 
 def _row(text: str, name: str) -> str:
-    rows = [line for line in text.splitlines() if line.startswith("|") and f"`{name}`" in line]
+    """The row of rollup ``name`` in the rollup table (the one headed ``| rollup |``)."""
+    table = text[text.index("| rollup |") :].split("\n\n", 1)[0]
+    rows = [line for line in table.splitlines() if f"`{name}`" in line]
     assert rows, f"rollup {name} has no row in the rollup table of docs/architecture.md"
     return rows[0]
 
