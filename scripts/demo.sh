@@ -16,5 +16,5 @@ if [ ! -d demo-data/logs ]; then
 fi
 "$cli" ingest demo-data/logs
 "$cli" show weekly
-"$cli" show weekly --all-sensors --format html --output demo-data/last-week.html
+"$cli" show weekly --all-sensors --format html --output demo-data/last-week.html --force
 echo "$PWD/demo-data/last-week.html"
