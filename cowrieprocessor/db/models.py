@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from cowrieprocessor.db import enrichment as _enrichment  # noqa: F401 - its tables, for Alembic
 from cowrieprocessor.db import limits
 from cowrieprocessor.db.tables import METADATA
 from cowrieprocessor.db.types import BigId, JSONDocument, UTCDateTime
@@ -107,6 +108,8 @@ class SessionSummary(Base):
     __table_args__ = (
         Index(None, "first_event_at"),
         Index(None, "first_day", "sensor"),
+        # The sessions of an IP whose enrichment changed: their buckets are marked dirty.
+        Index(None, "src_ip"),
     )
 
 

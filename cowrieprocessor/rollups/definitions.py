@@ -151,7 +151,7 @@ ROLLUPS: tuple[Rollup, ...] = (
     ),
     Rollup(
         name="daily_files",
-        version=2,
+        version=3,
         key=(
             *bucket(),
             string("direction", 8),
@@ -225,6 +225,33 @@ ROLLUPS: tuple[Rollup, ...] = (
             count("commands"),
             count("downloads"),
         ),
+    ),
+    # Enrichment (views join session_summaries and files to the enrichment store).
+    Rollup(
+        name="daily_enrichment",
+        version=1,
+        key=bucket(),
+        values=(
+            count("vt_flagged_sessions"),
+            count("dshield_flagged_sessions"),
+            count("tunnel_sessions"),
+            count("anonymous_sessions"),
+            count("benign_scanner_sessions"),
+        ),
+    ),
+    # figure: country, asn, spur_infrastructure, greynoise_classification (sessions) or
+    # urlhaus_tag (download events).
+    Rollup(
+        name="daily_enrichment_values",
+        version=1,
+        key=(*bucket(), string("figure", 32), string("value", 200)),
+        values=(count("total"),),
+    ),
+    Rollup(
+        name="daily_recent_vt_sessions",
+        version=1,
+        key=(*bucket(), string("session_id", limits.SESSION_ID)),
+        values=(count("files"),),
     ),
 )
 
