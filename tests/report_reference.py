@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -16,6 +17,21 @@ from typing import Any
 
 LOGINS = ("cowrie.login.success", "cowrie.login.failed")
 IP_SPIKE_FACTOR = 1.5
+RECENT_VT_DAYS = 5
+
+
+@dataclass
+class RefEnrichment:
+    """What the providers said, as plain data (the test stores the same in the database).
+
+    ``ip``: src_ip -> {"country", "as_label", "dshield_flagged", "spur_class", "tunnel",
+    "anonymous", "gn_class", "riot"} (missing keys: no data). ``vt``: shasum -> {"label",
+    "malicious", "first_submitted"}. ``url_tags``: URL -> URLhaus tags.
+    """
+
+    ip: dict[str, dict[str, Any]] = field(default_factory=dict)
+    vt: dict[str, dict[str, Any]] = field(default_factory=dict)
+    url_tags: dict[str, list[str]] = field(default_factory=dict)
 
 
 def round2(numerator: int | Fraction, denominator: int = 1) -> float:
@@ -167,8 +183,10 @@ def expected_report(
     period_end: date,
     sensor: str | None,
     top_n: int = 10,
+    enrichment: RefEnrichment | None = None,
 ) -> dict[str, Any]:
     """The whole document (minus ``generated_at``) for one period and sensor (None: all)."""
+    enr = enrichment or RefEnrichment()
     all_sessions = ref_sessions(events)
     window = _select(all_sessions, period_start, period_end, sensor)
     n = len(window)
@@ -193,6 +211,31 @@ def expected_report(
         _credential(e.get("username")) + ":" + _credential(e.get("password")) for e in logins
     )
     protocols = Counter(s.protocol for s in window if s.protocol)
+
+    def ip_data(s: RefSession) -> dict[str, Any]:
+        return enr.ip.get(s.src_ip, {}) if s.src_ip is not None else {}
+
+    def transfers(s: RefSession) -> list[tuple[str, str]]:
+        """(shasum, label) per download/upload event: Cowrie's verdict, else VirusTotal's."""
+        out = []
+        for e, label in zip(s.downloads + s.uploads, s.transfer_labels, strict=True):
+            sha = _text(e.get("shasum"))
+            out.append((sha, label or (enr.vt.get(sha, {}).get("label") or "")))
+        return out
+
+    def vt_flagged(s: RefSession) -> bool:
+        return s.vt_flagged or any(
+            enr.vt.get(sha, {}).get("malicious", 0) > 0 for sha, _ in transfers(s)
+        )
+
+    def recent_vt(s: RefSession) -> bool:
+        since = datetime.combine(s.day - timedelta(days=RECENT_VT_DAYS), datetime.min.time(), UTC)
+        return any(
+            enr.vt.get(sha, {}).get("first_submitted") is not None
+            and enr.vt[sha]["first_submitted"] >= since
+            for sha, _ in transfers(s)
+        )
+
     doc["sessions"] = {
         "total": n,
         "unique_ips": _unique_ips(window),
@@ -209,8 +252,8 @@ def expected_report(
         "top_passwords": _top(passwords, top_n),
         "top_combinations": _top(combos, top_n),
         "top_source_ips": _top(Counter(s.src_ip for s in window if s.src_ip), top_n),
-        "vt_flagged": sum(s.vt_flagged for s in window),
-        "dshield_flagged": 0,
+        "vt_flagged": sum(vt_flagged(s) for s in window),
+        "dshield_flagged": sum(bool(ip_data(s).get("dshield_flagged")) for s in window),
     }
     inputs = Counter(_text(e.get("input")) for e in commands if e.get("input") is not None)
     doc["commands"] = {
@@ -222,7 +265,10 @@ def expected_report(
     hashes.pop("", None)
     urls = Counter(_text(e.get("url")) for e in downloads)
     urls.pop("", None)
-    labels = Counter(label for s in window for label in s.transfer_labels if label)
+    labels = Counter(label for s in window for _, label in transfers(s) if label)
+    recent = sorted(
+        (s for s in window if recent_vt(s)), key=lambda s: (s.day, s.sensor, s.session_id)
+    )
     doc["files"] = {
         "downloads_total": len(downloads),
         "uploads_total": len(uploads),
@@ -231,18 +277,31 @@ def expected_report(
         "top_urls": _top(urls, top_n),
         "unique_vt_classifications": len(labels),
         "vt_classifications_top": _top(labels, top_n),
-        "recent_vt_submissions": 0,
+        "recent_vt_submissions": len(recent),
     }
+
+    def per_session(key: str) -> Counter[str]:
+        return Counter(ip_data(s)[key] for s in window if ip_data(s).get(key))
+
+    tags = Counter(
+        tag for e in downloads for tag in enr.url_tags.get(_text(e.get("url")), []) if e.get("url")
+    )
+    tunnelled = [s for s in window if ip_data(s).get("tunnel")]
     doc["enrichments"] = {
-        "urlhaus_tags_top": [],
-        "asn_top": [],
-        "country_top": [],
-        "spur_infrastructure_top": [],
-        "spur_tunnels": {"total": 0, "anonymous": 0},
+        "urlhaus_tags_top": _top(tags, top_n),
+        "asn_top": _top(per_session("as_label"), top_n),
+        "country_top": _top(per_session("country"), top_n),
+        "spur_infrastructure_top": _top(per_session("spur_class"), top_n),
+        "spur_tunnels": {
+            "total": len(tunnelled),
+            "anonymous": sum(bool(ip_data(s).get("anonymous")) for s in tunnelled),
+        },
+        "greynoise_classification_top": _top(per_session("gn_class"), top_n),
+        "benign_scanner_sessions": sum(bool(ip_data(s).get("riot")) for s in window),
     }
     doc["abnormalities"] = {
         "uncommon_command_sessions": [s.session_id for s in _uncommon(window)[:top_n]],
-        "recent_vt_submission_sessions": [],
+        "recent_vt_submission_sessions": [s.session_id for s in recent[:top_n]],
     }
 
     def day_entry(day: date) -> dict[str, Any]:
@@ -288,7 +347,7 @@ def expected_report(
         if 0 < period_start.toordinal() - s.day.toordinal() <= 30
         and (sensor is None or s.sensor == sensor)
     ]
-    seen = {label for s in earlier for label in s.transfer_labels if label}
+    seen = {label for s in earlier for _, label in transfers(s) if label}
     new = sorted(set(labels) - seen)
     if new:
         alerts.append(
@@ -297,6 +356,16 @@ def expected_report(
                 "severity": "high",
                 "message": f"New VirusTotal classifications: {', '.join(new)}",
                 "classifications": new,
+            }
+        )
+    if n and len(tunnelled) * 100 > 30 * n:
+        percentage = round2(len(tunnelled) * 100, n)
+        alerts.append(
+            {
+                "type": "high_tunnel_usage",
+                "severity": "medium",
+                "message": f"Tunnelled sessions ({_fmt(percentage)}%) above 30% of all sessions",
+                "percentage": percentage,
             }
         )
     doc["alerts"] = alerts

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from enrichment_data import enrich_reference
 from reference import load_events
 from report_data import CONFIG, _event, _scan, dirty_logs
-from report_reference import expected_report
+from report_reference import RefEnrichment, expected_report
 from sqlalchemy import Engine
 
 from cowrieprocessor.db.engine import create_session_maker
@@ -75,15 +76,32 @@ def loaded(engine: Engine, tmp_path: Path) -> tuple[Engine, list[dict]]:
     return engine, load_events(files)
 
 
-def test_reports_equal_the_reference(loaded: tuple[Engine, list[dict]]) -> None:
+@pytest.fixture
+def enriched(loaded: tuple[Engine, list[dict]]) -> tuple[Engine, list[dict], RefEnrichment]:
+    """The loaded data enriched after its rollups were built: offline, and online answers
+    stored as providers would; the refresh recomputes only the buckets that changed."""
     engine, events = loaded
+    reference = enrich_reference(engine, events)
+    refresh_dirty(engine)
+    return engine, events, reference
+
+
+def test_reports_equal_the_reference(
+    enriched: tuple[Engine, list[dict], RefEnrichment],
+) -> None:
+    from cowrieprocessor.rollups.refresh import check
+
+    engine, events, reference = enriched
+    assert check(engine) == []
     sensors = sorted({e["_sensor"] for e in events})
     assert len(sensors) >= 3  # two named sensors and the default for sensorless events
     problems: list[str] = []
     checked = 0
     for period in periods():
         for sensor in [None, *sensors]:
-            want = expected_report(events, period.report_type, period.start, period.end, sensor)
+            want = expected_report(
+                events, period.report_type, period.start, period.end, sensor, 10, reference
+            )
             got = build(engine, period, sensor)
             problems += [f"{period} sensor={sensor!r} {d}" for d in diff(got, want)]
             checked += 1
@@ -165,8 +183,31 @@ def test_reports_of_year_one_equal_the_reference(engine: Engine, tmp_path: Path)
     assert february["trends"]["sessions_change"] is not None
 
 
-def test_top_n_and_live_views_agree(loaded: tuple[Engine, list[dict]]) -> None:
-    engine, events = loaded
+def test_reference_enrichment_exercises_every_figure(
+    enriched: tuple[Engine, list[dict], RefEnrichment],
+) -> None:
+    _, events, reference = enriched
+    docs = [
+        expected_report(events, p.report_type, p.start, p.end, sensor, 10, reference)
+        for p in periods()
+        for sensor in (None, "honeypot-a")
+    ]
+    busy = [d for d in docs if d["sessions"]["total"]]
+    for key in ("country_top", "asn_top", "urlhaus_tags_top", "spur_infrastructure_top"):
+        assert all(d["enrichments"][key] for d in busy if d["report_type"] != "daily"), key
+    assert any(d["enrichments"]["greynoise_classification_top"] for d in busy)
+    assert any(d["sessions"]["dshield_flagged"] for d in busy)
+    assert any(d["enrichments"]["spur_tunnels"]["anonymous"] for d in busy)
+    assert any(d["abnormalities"]["recent_vt_submission_sessions"] for d in busy)
+    assert any(d["files"]["recent_vt_submissions"] < d["sessions"]["total"] for d in busy)
+    tunnel_alerts = [any(a["type"] == "high_tunnel_usage" for a in d["alerts"]) for d in busy]
+    assert any(tunnel_alerts) and not all(tunnel_alerts)
+
+
+def test_top_n_and_live_views_agree(
+    enriched: tuple[Engine, list[dict], RefEnrichment],
+) -> None:
+    engine, events, reference = enriched
     for period in (
         Period.containing("daily", date(2024, 3, 1)),
         Period.containing("weekly", date(2024, 3, 1)),
@@ -176,7 +217,9 @@ def test_top_n_and_live_views_agree(loaded: tuple[Engine, list[dict]]) -> None:
             rollups = build(engine, period, sensor, top_n=3)
             live = build(engine, period, sensor, top_n=3, tables=LIVE_VIEWS)
             assert diff(live, rollups) == []
-            want = expected_report(events, period.report_type, period.start, period.end, sensor, 3)
+            want = expected_report(
+                events, period.report_type, period.start, period.end, sensor, 3, reference
+            )
             assert diff(rollups, want) == []
             assert len(rollups["sessions"]["top_usernames"]) <= 3
 

@@ -94,6 +94,13 @@ def _summary_table(stats: IngestStats) -> Table:
 @click.option(
     "--no-refresh", is_flag=True, help="Leave the rollups' dirty buckets for refresh-views."
 )
+@click.option(
+    "--enrich/--no-enrich",
+    "enrich",
+    default=None,
+    help="After loading, country and AS are looked up offline by default; --enrich also runs "
+    "every configured online provider (within its budget), --no-enrich skips enrichment.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 @user_errors
@@ -104,6 +111,7 @@ def command(
     full: bool,
     batch_size: int,
     no_refresh: bool,
+    enrich: bool | None,
     as_json: bool,
 ) -> None:
     """Load Cowrie JSON logs from PATHS: files, directories or globs (plain, .gz, .bz2).
@@ -118,14 +126,31 @@ def command(
         engine = app.engine(create=True)
         loader = Loader(engine, default_sensor=sensor, batch_size=batch_size, full=full)
         stats = _load(app, loader, files, paths, console, check_stop)
+        runs = []
+        if enrich is not False:  # after the batches: enrichment never slows loading
+            from cowrieprocessor.cli.enrich import run_enrichment, select_providers
+
+            providers = select_providers((), offline_only=False, online=bool(enrich), config=None)
+            runs = run_enrichment(app, engine, providers, console, check_stop=check_stop)
         refreshed = None if no_refresh else run_refresh(engine, console, app.status("refresh"))
         if as_json:
             doc = summary_dict(stats) | ({"refresh": refreshed.as_dict()} if refreshed else {})
+            if runs:
+                doc["enrichment"] = [r.as_dict() for r in runs]
             click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
         else:
             Console(highlight=False).print(_summary_table(stats))
+            if runs:
+                from cowrieprocessor.cli.enrich import summary_table
+
+                Console(highlight=False).print(summary_table(runs))
             if refreshed is not None:
                 Console(highlight=False).print(escape(refresh_line(refreshed)))
+        if runs:
+            from cowrieprocessor.cli.enrich import stop_lines
+
+            for line in stop_lines(runs):
+                console.print(escape(line))
 
 
 def _load(

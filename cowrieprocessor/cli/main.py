@@ -16,6 +16,7 @@ from cowrieprocessor.config import DB_URL_ENV, STATUS_DIR_ENV, default_db_path
 COMMANDS = {
     "db": "cowrieprocessor.cli.db:command",
     "ingest": "cowrieprocessor.cli.ingest:command",
+    "enrich": "cowrieprocessor.cli.enrich:command",
     "refresh-views": "cowrieprocessor.cli.refresh:command",
     "show": "cowrieprocessor.cli.show:show",
     "export": "cowrieprocessor.cli.show:export",

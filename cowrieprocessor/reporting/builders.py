@@ -22,6 +22,8 @@ DEFAULT_TOP_N = 10
 IP_SPIKE_FACTOR = 1.5
 IP_BASELINE_DAYS = 7
 VT_BASELINE_DAYS = 30
+#: high_tunnel_usage fires above this share of the window's sessions (percent).
+TUNNEL_ALERT_PERCENT = 30
 _CENT = Decimal("0.01")
 
 
@@ -104,20 +106,16 @@ class ReportBuilder:
                 "sensor": AGGREGATE if sensor is None else sensor,
                 **period.document_fields(),
             }
-            totals = dal.session_totals(window)
+            totals = dal.session_totals(window) | dal.enrichment_totals(window)
+            recent, recent_ids = dal.recent_vt_sessions(window, self.top_n)
             doc["sessions"] = self._sessions(dal, window, totals)
             doc["commands"] = self._commands(dal, window, totals)
             doc["files"] = self._files(dal, window, totals)
-            doc["enrichments"] = {
-                "urlhaus_tags_top": [],
-                "asn_top": [],
-                "country_top": [],
-                "spur_infrastructure_top": [],
-                "spur_tunnels": {"total": 0, "anonymous": 0},
-            }
+            doc["files"]["recent_vt_submissions"] = recent
+            doc["enrichments"] = self._enrichments(dal, window, totals)
             doc["abnormalities"] = {
                 "uncommon_command_sessions": self._uncommon_sessions(dal, window),
-                "recent_vt_submission_sessions": [],
+                "recent_vt_submission_sessions": recent_ids,
             }
             days = dal.per_day(window)
             doc["alerts"] = self._alerts(dal, period, window, days, doc)
@@ -160,6 +158,7 @@ class ReportBuilder:
             "top_passwords": passwords,
             "top_combinations": combinations,
             "top_source_ips": source_ips,
+            # From daily_enrichment: Cowrie's VT verdicts and the enrichment store.
             "vt_flagged": totals["vt_flagged_sessions"],
             "dshield_flagged": totals["dshield_flagged_sessions"],
         }
@@ -182,8 +181,26 @@ class ReportBuilder:
             "top_urls": urls,
             "unique_vt_classifications": unique_labels,
             "vt_classifications_top": labels,
-            # Needs VirusTotal submission dates, which Cowrie's scanfile events do not carry.
-            "recent_vt_submissions": 0,
+            "recent_vt_submissions": 0,  # set by build() from daily_recent_vt_sessions
+        }
+
+    def _enrichments(
+        self, dal: ReportingDAL, window: Window, totals: dict[str, int]
+    ) -> dict[str, Any]:
+        def top(figure: str) -> list[dict[str, Any]]:
+            return dal.enrichment_top(figure, window, self.top_n)
+
+        return {
+            "urlhaus_tags_top": top("urlhaus_tag"),
+            "asn_top": top("asn"),
+            "country_top": top("country"),
+            "spur_infrastructure_top": top("spur_infrastructure"),
+            "spur_tunnels": {
+                "total": totals["tunnel_sessions"],
+                "anonymous": totals["anonymous_sessions"],
+            },
+            "greynoise_classification_top": top("greynoise_classification"),
+            "benign_scanner_sessions": totals["benign_scanner_sessions"],
         }
 
     def _uncommon_sessions(self, dal: ReportingDAL, window: Window) -> list[str]:
@@ -276,6 +293,18 @@ class ReportBuilder:
                     "severity": "high",
                     "message": f"New VirusTotal classifications: {', '.join(new)}",
                     "classifications": new,
+                }
+            )
+        sessions, tunnelled = doc["sessions"]["total"], doc["enrichments"]["spur_tunnels"]["total"]
+        if sessions and tunnelled * 100 > TUNNEL_ALERT_PERCENT * sessions:
+            percentage = _round2(tunnelled * 100, sessions)
+            alerts.append(
+                {
+                    "type": "high_tunnel_usage",
+                    "severity": "medium",
+                    "message": f"Tunnelled sessions ({percentage:.2f}%) above "
+                    f"{TUNNEL_ALERT_PERCENT}% of all sessions",
+                    "percentage": percentage,
                 }
             )
         return alerts

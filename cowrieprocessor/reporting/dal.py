@@ -46,6 +46,9 @@ class RollupTables(NamedTuple):
     usernames: Table
     passwords: Table
     command_counts: Table
+    enrichment: Table
+    enrichment_values: Table
+    recent_vt_sessions: Table
     #: Per-period top-list figures; None: whole periods too are summed from the days.
     periods: Table | None = None
 
@@ -60,6 +63,9 @@ ROLLUP_TABLES = RollupTables(
     usernames=get("daily_usernames").table,
     passwords=get("daily_passwords").table,
     command_counts=get("daily_command_counts").table,
+    enrichment=get("daily_enrichment").table,
+    enrichment_values=get("daily_enrichment_values").table,
+    recent_vt_sessions=get("daily_recent_vt_sessions").table,
     periods=PERIOD_VALUES.table,
 )
 
@@ -318,6 +324,46 @@ class ReportingDAL:
             .limit(limit)
         )
         return list(self.session.scalars(query))
+
+    def enrichment_totals(self, window: Window) -> dict[str, int]:
+        """Sums of ``daily_enrichment`` over the window (flagged, tunnelled, ... sessions)."""
+        t = self.tables.enrichment
+        names = [c.name for c in t.columns if c.name not in ("day", "sensor")]
+        query = select(*[func.coalesce(func.sum(t.c[n]), 0).label(n) for n in names]).where(
+            *self._in_window(t, window)
+        )
+        row = self.session.execute(query).one()
+        return {key: int(value) for key, value in row._mapping.items()}
+
+    def enrichment_top(self, figure: str, window: Window, limit: int) -> list[dict[str, Any]]:
+        """Top list of an enrichment figure (``daily_enrichment_values``): country, asn,
+        spur_infrastructure, greynoise_classification, urlhaus_tag."""
+        t = self.tables.enrichment_values
+        total = func.sum(t.c.total)
+        query = (
+            select(t.c.value, total)
+            .where(*self._in_window(t, window), t.c.figure == figure)
+            .group_by(t.c.value)
+            .order_by(total.desc(), self._by_value(t.c.value))
+            .limit(limit)
+        )
+        return [{"value": v, "count": int(n)} for v, n in self.session.execute(query)]
+
+    def recent_vt_sessions(self, window: Window, limit: int) -> tuple[int, list[str]]:
+        """(number of sessions with a recent VirusTotal first submission, the first
+        ``limit`` of their ids in (day, sensor, session id) order)."""
+        t = self.tables.recent_vt_sessions
+        where = self._in_window(t, window)
+        count = int(self.session.scalar(select(func.count()).where(*where)) or 0)
+        if not count:
+            return 0, []
+        query = (
+            select(t.c.session_id)
+            .where(*where)
+            .order_by(t.c.day, self._by_value(t.c.sensor), self._by_value(t.c.session_id))
+            .limit(limit)
+        )
+        return count, list(self.session.scalars(query))
 
     def sensors(self) -> list[str]:
         """Every sensor with at least one session."""

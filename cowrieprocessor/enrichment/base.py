@@ -1,0 +1,205 @@
+"""The provider interface: what every enrichment provider is, and what a lookup gives back.
+
+A provider looks up indicators of one or more kinds (``ip``: a session's source IP,
+``file``: a SHA-256, ``url``: a download URL) and turns each answer into a :class:`Result`
+with the normalised fields of its kind's table (``cowrieprocessor/db/enrichment.py``).
+Offline providers answer many indicators at once from local data (:class:`OfflineProvider`);
+online providers describe one HTTP request per indicator and parse its answer
+(:class:`HttpProvider`), while ``enrichment/http.py`` sends it with rate limits, budgets,
+timeouts and retries. See docs/enrichment.md, "Adding a provider".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, ClassVar, Literal
+
+Kind = Literal["ip", "file", "url"]
+Status = Literal["ok", "not_found", "error"]
+
+#: Longest text kept in a normalised field (labels, names, tags, reasons).
+MAX_TEXT = 200
+#: Largest answer body read from a provider; a bigger one is an error, not a full disk.
+MAX_BODY = 1 << 20
+
+
+@dataclass(frozen=True)
+class Result:
+    """One indicator's answer: status, normalised fields, raw answer, URL tags."""
+
+    indicator: str
+    status: Status
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    raw: Any = None
+    reason: str | None = None
+    tags: tuple[str, ...] = ()
+
+    @classmethod
+    def error(cls, indicator: str, reason: str) -> Result:
+        """A failed lookup, with its reason (cut to :data:`MAX_TEXT`)."""
+        return cls(indicator, "error", reason=clip(reason))
+
+    @classmethod
+    def not_found(cls, indicator: str, reason: str | None = None, raw: Any = None) -> Result:
+        """The provider knows nothing about the indicator."""
+        return cls(indicator, "not_found", raw=raw, reason=clip(reason) if reason else None)
+
+
+def clip(value: Any, limit: int = MAX_TEXT) -> str | None:
+    """``value`` as text of at most ``limit`` characters; None for None or ''."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    text = text.replace("\x00", "")
+    return text[:limit] or None
+
+
+def as_int(value: Any) -> int | None:
+    """An integer field of an answer, or None when missing or not an integer."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def as_bool(value: Any) -> bool | None:
+    """A boolean field of an answer, or None when missing or not a boolean."""
+    return value if isinstance(value, bool) else None
+
+
+def public_address(text: str) -> tuple[str | None, str | None]:
+    """``(address, None)`` for a public IP (an IPv4-mapped IPv6 address as its IPv4 form),
+    ``(None, reason)`` otherwise: not an address, or private, reserved, multicast, ...
+
+    Nothing is ever looked up, locally or online, for an address that is not public.
+    """
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None, "not an IP address"
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if not address.is_global or address.is_multicast:
+        return None, "private or reserved address"
+    return str(address), None
+
+
+class Provider:
+    """Common attributes of every provider."""
+
+    #: Name in the database, on the command line and in COWRIE_ENRICH_<NAME>_...
+    name: ClassVar[str]
+    #: Indicator kinds it looks up.
+    kinds: ClassVar[tuple[Kind, ...]]
+    #: Whether it sends anything over the network.
+    online: ClassVar[bool] = False
+    #: One line for `enrich --list` and the docs.
+    description: ClassVar[str] = ""
+
+    @classmethod
+    def configured(cls, settings: Mapping[str, Any]) -> bool:
+        """Whether the settings enable the provider (online ones are off until configured)."""
+        return True
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Provider:
+        """The provider for its configured settings."""
+        return cls()
+
+    def source(self) -> str:
+        """The data behind the answers (and its date where known), stored with each row."""
+        return self.name
+
+    def close(self) -> None:
+        """Release what the provider holds (files, clients)."""
+
+
+class OfflineProvider(Provider):
+    """Answers from local data, many indicators at a time; nothing leaves the machine."""
+
+    def lookup_many(self, kind: Kind, indicators: Iterable[str]) -> Iterable[Result]:
+        """One :class:`Result` per indicator, in order."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Request:
+    """An HTTP request relative to the provider's base URL."""
+
+    method: str
+    path: str
+    params: Mapping[str, str] | None = None
+    form: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """A provider's documented defaults; configuration overrides each."""
+
+    url: str
+    rate_limit: int
+    rate_period: float  # seconds
+    daily_budget: int | None
+    ttl: timedelta
+    not_found_ttl: timedelta
+    timeout: float = 20.0
+    retries: int = 3
+    concurrency: int = 2
+
+
+class HttpProvider(Provider):
+    """An online provider: one HTTP request per indicator."""
+
+    online = True
+    defaults: ClassVar[Defaults]
+    #: Header carrying the key (None: the API takes no key).
+    auth_header: ClassVar[str | None] = None
+    #: Whether the provider runs without a key (then it is enabled by other settings).
+    key_required: ClassVar[bool] = True
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self.settings = settings
+
+    @classmethod
+    def configured(cls, settings: Mapping[str, Any]) -> bool:
+        return "key" in settings if cls.key_required else bool(settings.get("enabled"))
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Provider:
+        return cls(settings)
+
+    def setting(self, name: str) -> Any:
+        """A setting, or the provider's documented default."""
+        if name in self.settings:
+            return self.settings[name]
+        d = self.defaults
+        if name == "ttl_hours":
+            return d.ttl.total_seconds() / 3600
+        if name == "not_found_ttl_hours":
+            return d.not_found_ttl.total_seconds() / 3600
+        return getattr(d, name, None)
+
+    def source(self) -> str:
+        return f"{self.name} {self.setting('url')}"
+
+    def request(self, kind: Kind, indicator: str) -> Request:
+        """The request looking up ``indicator``."""
+        raise NotImplementedError
+
+    def parse(self, kind: Kind, indicator: str, status: int, body: Any) -> Result:
+        """The result of an answer with HTTP ``status`` and JSON ``body`` (a 2xx or 404)."""
+        raise NotImplementedError
+
+    def quota_exhausted(self, status: int, body: Any) -> bool:
+        """Whether an answer says the account's quota is used up (stop, do not retry)."""
+        return False
+
+    def user_agent_extra(self) -> str:
+        """Text added to the User-Agent (DShield asks for a contact e-mail there)."""
+        return ""
