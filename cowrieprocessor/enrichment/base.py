@@ -188,6 +188,25 @@ class HttpProvider(Provider):
     def source(self) -> str:
         return f"{self.name} {self.setting('url')}"
 
+    def precheck(self, kind: Kind, indicator: str) -> Result | None:
+        """A result without asking (bad input, or nothing that may leave the machine);
+        None when the indicator is to be looked up."""
+        if kind == "ip":
+            address, reason = public_address(indicator)
+            if address is None:
+                assert reason is not None
+                if reason == "not an IP address":
+                    return Result.error(indicator, reason)
+                return Result.not_found(indicator, reason)
+            return None
+        if kind == "file":
+            if len(indicator) != 64 or not all(c in "0123456789abcdefABCDEF" for c in indicator):
+                return Result.error(indicator, "not a SHA-256")
+            return None
+        if not indicator.lower().startswith(("http://", "https://")) or len(indicator) > 4096:
+            return Result.error(indicator, "not an http(s) URL")
+        return None
+
     def request(self, kind: Kind, indicator: str) -> Request:
         """The request looking up ``indicator``."""
         raise NotImplementedError

@@ -49,6 +49,7 @@ SETTINGS: dict[str, type | tuple[type, ...]] = {
     "retries": int,
     "concurrency": int,
     "max_retry_after": (int, float),
+    "backoff": (int, float),
 }
 
 

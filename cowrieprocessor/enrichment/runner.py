@@ -152,7 +152,7 @@ def _ttl(provider: Provider, name: str) -> timedelta | None:
 def _save(
     engine: Engine, provider: Provider, kind: Kind, results: list[Result], when: datetime
 ) -> int:
-    with engine.begin() as conn:
+    with store.writing(engine) as conn:
         return store.save(
             conn,
             provider.name,

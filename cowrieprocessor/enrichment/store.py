@@ -9,13 +9,14 @@ fields changed, so the next refresh recomputes exactly those buckets.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, column, select, table
+from sqlalchemy import Connection, Engine, column, select, table
 
 from cowrieprocessor.db.bulk import clear_table, insert_rows
 from cowrieprocessor.db.enrichment import KEYS, TABLES, url_tags
@@ -38,6 +39,16 @@ class Scope:
 
     start: date | None = None
     end: date | None = None
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: ``BEGIN IMMEDIATE`` on SQLite, so that one that reads first
+    (``save`` does) waits for another writer instead of failing to upgrade its lock."""
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn
 
 
 def _p(conn: Connection, sql: str) -> str:
@@ -363,4 +374,5 @@ __all__ = [
     "record_request",
     "requests_since",
     "save",
+    "writing",
 ]
