@@ -59,6 +59,17 @@ def offline_facts(ip: str) -> dict[str, Any]:
     return facts
 
 
+def offline_reference(events: list[dict[str, Any]]) -> RefEnrichment:
+    """What offline enrichment (on by default in `ingest`) says about the events' IPs."""
+    ref = RefEnrichment()
+    for s in ref_sessions(events):
+        if s.src_ip and s.src_ip not in ref.ip:
+            facts = offline_facts(s.src_ip)
+            if facts:
+                ref.ip[s.src_ip] = facts
+    return ref
+
+
 def enrich_reference(engine: Engine, events: list[dict[str, Any]]) -> RefEnrichment:
     """Enrich the database and return the same facts for the oracle."""
     run_provider(engine, Offline())

@@ -8,6 +8,7 @@ from pathlib import Path
 from unittest import mock
 
 from click.testing import CliRunner, Result
+from enrichment_data import offline_reference
 from reference import load_events
 from report_reference import expected_report
 from sqlalchemy import Engine
@@ -89,7 +90,9 @@ def test_hostile_strings_render_literally(db_url: str, tmp_path: Path) -> None:
     doc = json.loads(result.stdout)
     doc.pop("generated_at")
     events = load_events([log])
-    assert doc == expected_report(events, "daily", DAY, DAY, None, 20)
+    assert doc == expected_report(
+        events, "daily", DAY, DAY, None, 20, enrichment=offline_reference(events)
+    )
     # Exactly as logged, NUL as U+FFFD (docs/ingest.md); the long command whole.
     logged = [s.replace("\x00", "\ufffd") for s in [*HOSTILE, LONG]]
     assert {e["value"] for e in doc["sessions"]["top_usernames"]} == set(logged)

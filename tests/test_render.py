@@ -484,3 +484,38 @@ def test_long_commands_and_urls_wrap_in_full(width: int) -> None:
     assert command.replace(" ", "") in flat.replace(" ", "")  # every character, wrapped
     assert url in flat
     assert max(len(line) for line in text.splitlines()) <= width
+
+
+def test_render_shows_the_enrichment_figures() -> None:
+    document = example_document("daily")
+    document["sessions"]["dshield_flagged"] = 123
+    document["enrichments"]["urlhaus_tags_top"] = top(["elf", "mirai"])
+    document["enrichments"]["spur_infrastructure_top"] = top(["DATACENTER"])
+    document["enrichments"]["greynoise_classification_top"] = top(["malicious"])
+    document["enrichments"]["benign_scanner_sessions"] = 4321
+    document["files"]["vt_classifications_top"] = top(["Trojan.Mirai"])
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, color_system=None, markup=False, emoji=False)
+    names = {"CN": "China", "US": "United States", "NL": "[bold]Netherlands"}
+    console.print(render_report(document, country_names=names, sources=["geoip2fast 2024-06-18"]))
+    output = buffer.getvalue()
+    for expected in [
+        "Top countries",
+        "CN China",
+        "US United States",
+        "NL [bold]Netherlands",  # shown literally
+        "Top AS",
+        "AS14061 DIGITALOCEAN-ASN",
+        "DShield flagged",
+        "123",
+        "SPUR tunnels/anon.",
+        "40 / 7",
+        "DATACENTER",
+        "URLhaus tags",
+        "mirai",
+        "GreyNoise classes",
+        "4,321",
+        "Trojan.Mirai",
+        "Country/AS data: geoip2fast 2024-06-18 (GeoLite2 data created by MaxMind)",
+    ]:
+        assert expected in output, expected

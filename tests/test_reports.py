@@ -233,3 +233,20 @@ def test_rounding_is_exact_half_up() -> None:
     assert _change(1, 800) == -99.88  # -99.875
     assert _change(801, 800) == 0.13  # 0.125
     assert _avg(0, 0) == 0.0 and _change(5, 0) is None
+
+
+def test_enriched_documents_fit_the_elasticsearch_mapping(
+    enriched: tuple[Engine, list[dict], RefEnrichment],
+) -> None:
+    from cowrieprocessor.es.mappings import report_mappings
+    from cowrieprocessor.testing.es_server import validate_document
+
+    engine, _, _ = enriched
+    for period in (
+        Period.containing("daily", date(2024, 3, 1)),
+        Period.containing("weekly", date(2024, 3, 1)),
+        Period.containing("monthly", date(2024, 3, 1)),
+    ):
+        doc = build(engine, period, None)
+        assert doc["enrichments"]["country_top"] and doc["enrichments"]["urlhaus_tags_top"]
+        assert validate_document(report_mappings(period.report_type), doc) is None

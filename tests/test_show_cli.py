@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from enrichment_data import offline_reference as OFFLINE
 from reference import load_events
 from report_data import dirty_logs
 from report_reference import expected_report, uncommon_total
@@ -83,7 +84,9 @@ def test_show_refreshes_stale_rollups_then_prints_the_exact_document(
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert result.stdout == json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
-    want = expected_report(events, "weekly", date(2024, 2, 26), date(2024, 3, 3), None)
+    want = expected_report(
+        events, "weekly", date(2024, 2, 26), date(2024, 3, 3), None, enrichment=OFFLINE(events)
+    )
     assert strip(doc) == want
     assert doc == builder_doc(db_url, WEEK, "weekly", None)
     engine = create_engine_for_url(db_url)
@@ -107,7 +110,9 @@ def test_show_json_ndjson_output_and_top_n(cli_db: tuple[str, list[dict]], tmp_p
     docs = [strip(json.loads(line)) for line in lines[:-1]]
     assert [d["sensor"] for d in docs] == ["aggregate", *sensors]
     for doc, sensor in zip(docs, [None, *sensors], strict=True):
-        want = expected_report(events, "daily", date(2024, 3, 1), date(2024, 3, 1), sensor)
+        want = expected_report(
+            events, "daily", date(2024, 3, 1), date(2024, 3, 1), sensor, enrichment=OFFLINE(events)
+        )
         assert doc == want, sensor
 
     out = tmp_path / "month.json"
@@ -129,7 +134,15 @@ def test_show_json_ndjson_output_and_top_n(cli_db: tuple[str, list[dict]], tmp_p
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     doc = strip(json.loads(out.read_text(encoding="utf-8")))
-    want = expected_report(events, "monthly", date(2024, 3, 1), date(2024, 3, 31), "honeypot-b", 2)
+    want = expected_report(
+        events,
+        "monthly",
+        date(2024, 3, 1),
+        date(2024, 3, 31),
+        "honeypot-b",
+        2,
+        enrichment=OFFLINE(events),
+    )
     assert doc == want
     assert len(doc["sessions"]["top_usernames"]) == 2
 
@@ -139,7 +152,9 @@ def test_show_json_ndjson_output_and_top_n(cli_db: tuple[str, list[dict]], tmp_p
 
 def test_show_table_at_fixed_width(cli_db: tuple[str, list[dict]], tmp_path: Path) -> None:
     db_url, events = cli_db
-    want = expected_report(events, "weekly", date(2024, 2, 26), date(2024, 3, 3), None)
+    want = expected_report(
+        events, "weekly", date(2024, 2, 26), date(2024, 3, 3), None, enrichment=OFFLINE(events)
+    )
     result = run(db_url, tmp_path, "show", "weekly", WEEK, width=100)
     assert result.exit_code == 0, result.stderr
     text = result.stdout
@@ -259,6 +274,14 @@ def test_export_rows_match_the_database(
     assert small.stdout == big.stdout  # same rows, same order: no duplicates, no omissions
     key = ("sensor", "session_id") if kind == "sessions" else ("id",)
     assert len({tuple(r[k] for k in key) for r in rows}) == total
+    if kind == "sessions":  # country and AS of the session's IP (offline, on by default)
+        from enrichment_data import offline_facts
+
+        for r in rows:
+            facts = offline_facts(r["src_ip"]) if r["src_ip"] else {}
+            assert (r["country"], r["as_name"]) == (facts.get("country"), facts.get("as_label"))
+            assert r["asn"] is None  # geoip2fast's data names AS without their numbers
+        assert any(r["country"] for r in rows)
 
     sensor = run(
         db_url, tmp_path, "export", kind, *window, "--sensor", "honeypot-a", "--format", "csv"

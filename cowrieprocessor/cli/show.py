@@ -98,9 +98,21 @@ def show(
             )
             if notice:
                 console.print(f"Note: {notice}", style="bold yellow")
+            with create_session_maker(engine)() as session:
+                dal = ReportingDAL(session)
+                codes = {
+                    str(row.get("value"))
+                    for d in documents
+                    for row in d["enrichments"]["country_top"]
+                }
+                names, sources = dal.country_names(codes), dal.offline_sources()
             for document, of in zip(documents, sensors, strict=True):
                 total = builder.uncommon_session_total(chosen, of)
-                console.print(render_report(document, uncommon_total=total))
+                console.print(
+                    render_report(
+                        document, uncommon_total=total, country_names=names, sources=sources
+                    )
+                )
 
 
 def _empty_notice(

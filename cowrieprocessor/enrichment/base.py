@@ -36,11 +36,13 @@ class Result:
     raw: Any = None
     reason: str | None = None
     tags: tuple[str, ...] = ()
+    #: An error that asking again cannot fix (bad input): cached, not retried by later runs.
+    final: bool = False
 
     @classmethod
-    def error(cls, indicator: str, reason: str) -> Result:
+    def error(cls, indicator: str, reason: str, *, final: bool = False) -> Result:
         """A failed lookup, with its reason (cut to :data:`MAX_TEXT`)."""
-        return cls(indicator, "error", reason=clip(reason))
+        return cls(indicator, "error", reason=clip(reason), final=final)
 
     @classmethod
     def not_found(cls, indicator: str, reason: str | None = None, raw: Any = None) -> Result:
@@ -196,15 +198,15 @@ class HttpProvider(Provider):
             if address is None:
                 assert reason is not None
                 if reason == "not an IP address":
-                    return Result.error(indicator, reason)
+                    return Result.error(indicator, reason, final=True)
                 return Result.not_found(indicator, reason)
             return None
         if kind == "file":
             if len(indicator) != 64 or not all(c in "0123456789abcdefABCDEF" for c in indicator):
-                return Result.error(indicator, "not a SHA-256")
+                return Result.error(indicator, "not a SHA-256", final=True)
             return None
         if not indicator.lower().startswith(("http://", "https://")) or len(indicator) > 4096:
-            return Result.error(indicator, "not an http(s) URL")
+            return Result.error(indicator, "not an http(s) URL", final=True)
         return None
 
     def request(self, kind: Kind, indicator: str) -> Request:

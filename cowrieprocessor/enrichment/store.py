@@ -137,7 +137,7 @@ def _raw_json(raw: Any) -> Any:
 
 def _expires(result: Result, now: datetime, ttl: timedelta | None, nf_ttl: timedelta | None) -> Any:
     if result.status == "error":
-        return now  # looked up again by the next run
+        return None if result.final else now  # a transient error: asked again next run
     span = ttl if result.status == "ok" else nf_ttl
     return None if span is None else now + span
 

@@ -110,6 +110,8 @@ def report_mappings(report_type: str) -> dict[str, Any]:
             country_top=_top(),
             spur_infrastructure_top=_top(),
             spur_tunnels=_obj(**_counts("total", "anonymous")),
+            greynoise_classification_top=_top(),
+            benign_scanner_sessions=dict(_LONG),
         ),
         "abnormalities": _obj(
             uncommon_command_sessions=dict(_KEYWORD),

@@ -365,6 +365,31 @@ class ReportingDAL:
         )
         return count, list(self.session.scalars(query))
 
+    def country_names(self, codes: set[str]) -> dict[str, str]:
+        """English names of country codes, as the offline data names them."""
+        if not codes:
+            return {}
+        from cowrieprocessor.db.enrichment import ip_enrichment as e
+
+        query = (
+            select(e.c.country, func.max(e.c.country_name))
+            .where(e.c.provider == "offline", e.c.country.in_(sorted(codes)))
+            .group_by(e.c.country)
+        )
+        return {code: name for code, name in self.session.execute(query) if name}
+
+    def offline_sources(self) -> list[str]:
+        """The offline data behind the stored country and AS figures."""
+        from cowrieprocessor.db.enrichment import ip_enrichment as e
+
+        query = (
+            select(e.c.source)
+            .distinct()
+            .where(e.c.provider == "offline", e.c.status == "ok")
+            .order_by(e.c.source)
+        )
+        return [s for s in self.session.scalars(query) if s]
+
     def sensors(self) -> list[str]:
         """Every sensor with at least one session."""
         s = self.tables.sessions
@@ -386,11 +411,27 @@ class ReportingDAL:
         self, window: Window, batch_size: int = DEFAULT_BATCH
     ) -> Iterator[list[dict[str, Any]]]:
         """Session summaries of the window, in batches, ordered by (day, sensor, session)."""
+        from cowrieprocessor.db.enrichment import ip_enrichment as e
         from cowrieprocessor.db.models import SessionSummary
 
         s = SessionSummary.__table__
+        # Country and AS of the session's IP (offline data; null when unknown).
+        offline = e.alias("offline")
+        query = select(
+            s,
+            offline.c.country.label("country"),
+            offline.c.asn.label("asn"),
+            offline.c.as_name.label("as_name"),
+        ).select_from(
+            s.outerjoin(
+                offline,
+                (offline.c.src_ip == s.c.src_ip)
+                & (offline.c.provider == "offline")
+                & (offline.c.status == "ok"),
+            )
+        )
         yield from self._pages(
-            select(s),
+            query,
             (s.c.first_day, s.c.sensor, s.c.session_id),
             self._session_filter(s, window),
             batch_size,

@@ -154,7 +154,8 @@ def _overview(document: Mapping[str, Any], uncommon_total: int | None) -> Panel:
     commands = _mapping(document.get("commands"))
     files = _mapping(document.get("files"))
     abnormal = _mapping(document.get("abnormalities"))
-    tunnels = _mapping(_mapping(document.get("enrichments")).get("spur_tunnels"))
+    enrich = _mapping(document.get("enrichments"))
+    tunnels = _mapping(enrich.get("spur_tunnels"))
 
     def both(left: object, right: object) -> Text:
         return Text.assemble(_fmt_number(left), " / ", _fmt_number(right))
@@ -179,11 +180,11 @@ def _overview(document: Mapping[str, Any], uncommon_total: int | None) -> Panel:
         ("Avg duration", _fmt_duration(sessions.get("avg_duration"))),
         ("VirusTotal flagged", _fmt_number(sessions.get("vt_flagged"))),
         ("DShield flagged", _fmt_number(sessions.get("dshield_flagged"))),
+        ("SPUR tunnels/anon.", both(tunnels.get("total"), tunnels.get("anonymous"))),
+        ("Benign scanners", _fmt_number(enrich.get("benign_scanner_sessions"))),
         ("Odd-command sessions", _uncommon_figure(abnormal, uncommon_total)),
         ("Recent VT sessions", count(abnormal.get("recent_vt_submission_sessions"))),
     ]
-    if _is_number(tunnels.get("total")) and tunnels.get("total"):
-        stats.append(("SPUR tunnels/anon.", both(tunnels.get("total"), tunnels.get("anonymous"))))
     cards = [_stat(label, value) for label, value in stats]
     return Panel(
         Columns(cards, padding=(0, 3), equal=True),
@@ -308,6 +309,16 @@ def _counts_to_rows(counts: object) -> list[dict[str, Any]]:
     return [{"value": k, "count": v} for k, v in items]
 
 
+def _with_names(rows: object, names: Mapping[str, str]) -> list[Any]:
+    """Country top-list rows with the name after the code (``DE Germany``)."""
+    out: list[Any] = []
+    for row in _sequence(rows):
+        if isinstance(row, Mapping) and isinstance(row.get("value"), str) and row["value"] in names:
+            row = {**row, "value": f"{row['value']} {names[row['value']]}"}
+        out.append(row)
+    return out
+
+
 def _session_list(abnormal: Mapping[str, Any], total: int | None) -> Table | None:
     """The uncommon-command sessions the document lists, titled with how many qualify."""
     ids = [i for i in _sequence(abnormal.get("uncommon_command_sessions")) if i is not None]
@@ -331,7 +342,11 @@ def _session_list(abnormal: Mapping[str, Any], total: int | None) -> Table | Non
     return table
 
 
-def _top_lists(document: Mapping[str, Any], uncommon_total: int | None) -> RenderableType:
+def _top_lists(
+    document: Mapping[str, Any],
+    uncommon_total: int | None,
+    country_names: Mapping[str, str] | None = None,
+) -> RenderableType:
     sessions = _mapping(document.get("sessions"))
     commands = _mapping(document.get("commands"))
     files = _mapping(document.get("files"))
@@ -374,10 +389,12 @@ def _top_lists(document: Mapping[str, Any], uncommon_total: int | None) -> Rende
             count_header="sessions",
         ),
     ]
+    countries = _with_names(enrich.get("country_top"), country_names or {})
     optional = [
-        ("ASNs", "ASN", enrich.get("asn_top")),
-        ("Countries", "country", enrich.get("country_top")),
+        ("Top countries", "country", countries),
+        ("Top AS", "AS", enrich.get("asn_top")),
         ("SPUR infrastructure", "infrastructure", enrich.get("spur_infrastructure_top")),
+        ("GreyNoise classes", "classification", enrich.get("greynoise_classification_top")),
         ("URLhaus tags", "tag", enrich.get("urlhaus_tags_top")),
         ("VT classifications", "classification", files.get("vt_classifications_top")),
     ]
@@ -489,7 +506,11 @@ def _trend(document: Mapping[str, Any]) -> RenderableType:
 
 
 def render_report(
-    document: Mapping[str, Any], *, uncommon_total: int | None = None
+    document: Mapping[str, Any],
+    *,
+    uncommon_total: int | None = None,
+    country_names: Mapping[str, str] | None = None,
+    sources: Sequence[str] = (),
 ) -> RenderableType:
     """Return a Rich renderable (a :class:`rich.console.Group`) for one report document.
 
@@ -501,6 +522,8 @@ def render_report(
 
     ``uncommon_total``: how many sessions have an uncommon command count
     (``ReportBuilder.uncommon_session_total``); the document lists only the first ``top_n``.
+    ``country_names`` adds names to the country codes; ``sources`` (the enrichment data
+    behind the figures) are named at the end.
     """
     parts: list[RenderableType] = [
         _header(document),
@@ -509,5 +532,8 @@ def render_report(
     ]
     if document.get("report_type") in ("weekly", "monthly") or "daily" in document:
         parts.append(_trend(document))
-    parts.append(_top_lists(document, uncommon_total))
+    parts.append(_top_lists(document, uncommon_total, country_names))
+    if sources:
+        note = "Country/AS data: " + "; ".join(sources)
+        parts.append(safe_text(note + " (GeoLite2 data created by MaxMind)", 400))
     return Group(*parts)

@@ -69,6 +69,8 @@ def _common(report_type: str, sensor: str, start: date, end: date) -> dict[str, 
             "country_top": _top(("NL", 210), ("CN", 190)),
             "spur_infrastructure_top": _top(("DATACENTER", 150)),
             "spur_tunnels": {"total": 60, "anonymous": 12},
+            "greynoise_classification_top": _top(("malicious", 40), ("benign", 3)),
+            "benign_scanner_sessions": 3,
         },
         "abnormalities": {
             "uncommon_command_sessions": ["a1b2c3d4e5f6", "0f9e8d7c6b5a"],

@@ -104,7 +104,7 @@ class Offline(OfflineProvider):
             if address is None:
                 assert reason is not None
                 if reason == "not an IP address":
-                    yield Result.error(indicator, reason)
+                    yield Result.error(indicator, reason, final=True)
                 else:
                     yield Result.not_found(indicator, reason)
                 continue
