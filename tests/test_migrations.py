@@ -149,3 +149,45 @@ def run_lines(last: int) -> str:
         before = rev.down_revision or ""
         lines.append(f"Running upgrade {before} -> {rev.revision}, {rev.doc}\n")
     return "".join(lines)
+
+
+def test_enrichment_migration_on_a_populated_database(empty_db_url: str, tmp_path: Path) -> None:
+    """0012 on a database loaded at 0009: the new rollups are filled, nothing is dirty, the
+    rollups equal their views, and reports equal the oracle's; downgrade goes back cleanly."""
+    from datetime import date
+
+    from report_data import dirty_logs
+    from report_reference import expected_report
+    from reference import load_events
+
+    from cowrieprocessor.db.engine import create_session_maker
+    from cowrieprocessor.ingest.loader import Loader
+    from cowrieprocessor.reporting.builders import builder_for
+    from cowrieprocessor.reporting.periods import Period
+    from cowrieprocessor.rollups.definitions import ALL_ROLLUPS, ROLLUPS
+    from cowrieprocessor.rollups.refresh import check, dirty_buckets, refresh_dirty
+
+    files = dirty_logs(tmp_path / "logs")
+    engine = create_engine_for_url(empty_db_url)
+    try:
+        upgrade(engine, "0009")
+        Loader(engine).ingest(files)
+        old = [r for r in ROLLUPS if r.name in set(inspect(engine).get_table_names())]
+        refresh_dirty(engine, rollups=old)
+        upgrade(engine)
+        assert dirty_buckets(engine) == 0
+        assert check(engine) == []
+        with engine.connect() as conn:
+            filled = conn.exec_driver_sql("SELECT COUNT(*) FROM daily_enrichment").scalar_one()
+        assert filled > 0
+        events = load_events(files)
+        period = Period.containing("weekly", date(2024, 3, 1))
+        doc = builder_for("weekly")(create_session_maker(engine)).build(period)
+        doc.pop("generated_at")
+        assert doc == expected_report(events, "weekly", period.start, period.end, None)
+        downgrade(engine, "0009")
+        tables = set(inspect(engine).get_table_names())
+        assert "ip_enrichment" not in tables and "daily_enrichment" not in tables
+        assert check(engine, rollups=[r for r in ALL_ROLLUPS if r.name in tables]) == []
+    finally:
+        engine.dispose()
