@@ -205,3 +205,34 @@ def test_ingest_enriches_offline_by_default(db_url: str, tmp_path: Path) -> None
     assert runner.invoke(cli, [*base, "refresh-views", "--check"]).exit_code == 0
     monitor = runner.invoke(cli, [*base, "monitor", "--once"])
     assert "enrichment" in monitor.output
+
+
+def test_public_address_agrees_with_ipaddress() -> None:
+    """The bisect tables give what ``ipaddress`` says (global and not multicast), away from
+    the few ranges whose verdict changed between Python versions (192.0.0.0/24) or that are
+    kept out on purpose (IPv6 outside 2000::/3, 6to4, 3fff::/20)."""
+    from cowrieprocessor.enrichment.base import public_address
+
+    rng = random.Random(11)
+    disputed4 = ipaddress.ip_network("192.0.0.0/24")
+    kept_out6 = [ipaddress.ip_network(n) for n in ("2001::/23", "2002::/16", "3fff::/20")]
+    edges = [
+        int(a)
+        for n in ("10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "198.18.0.0/15", "224.0.0.0/4")
+        for a in (ipaddress.ip_network(n)[0], ipaddress.ip_network(n)[-1])
+        for a in (a - 1, a, a + 1)
+    ]
+    for value in [rng.getrandbits(32) for _ in range(20_000)] + edges:
+        address = ipaddress.IPv4Address(value)
+        if address in disputed4:
+            continue
+        want = address.is_global and not address.is_multicast
+        assert (public_address(str(address))[0] is not None) is want, address
+        mapped = f"::ffff:{address}"
+        assert public_address(mapped)[0] == (str(address) if want else None)
+    for _ in range(20_000):
+        address = ipaddress.IPv6Address((0b001 << 125) | rng.getrandbits(125))
+        if any(address in n for n in kept_out6):
+            assert public_address(str(address)) == (None, "private or reserved address")
+            continue
+        assert address.is_global and public_address(str(address))[0] == str(address)

@@ -156,9 +156,9 @@ def test_enrichment_migration_on_a_populated_database(empty_db_url: str, tmp_pat
     rollups equal their views, and reports equal the oracle's; downgrade goes back cleanly."""
     from datetime import date
 
+    from reference import load_events
     from report_data import dirty_logs
     from report_reference import expected_report
-    from reference import load_events
 
     from cowrieprocessor.db.engine import create_session_maker
     from cowrieprocessor.ingest.loader import Loader

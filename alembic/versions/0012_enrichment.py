@@ -4,8 +4,8 @@ Tables keyed by indicator and provider: ip_enrichment (source IPs), file_enrichm
 (SHA-256), url_enrichment (download URLs; unique on (md5(url), provider) on PostgreSQL,
 whose btree cannot hold a long URL) with url_enrichment_tags, and enrichment_requests
 (every request sent, so rate windows and daily budgets hold across runs). An index on
-session_summaries (src_ip) finds the sessions, hence the buckets, of an IP whose
-enrichment changed.
+session_summaries (src_ip, first_day) finds the sessions, hence the buckets, of an IP whose
+enrichment changed, and the IPs still to look up, most recent first.
 
 Rollups: daily_enrichment (flagged, tunnelled, anonymous, benign-scanner sessions),
 daily_enrichment_values (country, AS, SPUR, GreyNoise, URLhaus top lists) and
@@ -139,7 +139,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_enrichment_requests_provider_sent_at", "enrichment_requests", ["provider", "sent_at"]
     )
-    op.create_index("ix_session_summaries_src_ip", "session_summaries", ["src_ip"])
+    op.create_index(
+        "ix_session_summaries_src_ip_first_day", "session_summaries", ["src_ip", "first_day"]
+    )
 
     for name, (key, values) in _ROLLUPS.items():
         op.create_table(name, *_rollup_columns(name))
@@ -157,7 +159,7 @@ def downgrade() -> None:
     for name in reversed(list(_ROLLUPS)):
         ddl.drop_live_view(bind, name)
         op.drop_table(name)
-    op.drop_index("ix_session_summaries_src_ip", table_name="session_summaries")
+    op.drop_index("ix_session_summaries_src_ip_first_day", table_name="session_summaries")
     op.drop_table("enrichment_requests")
     op.drop_table("url_enrichment_tags")
     op.drop_table("url_enrichment")

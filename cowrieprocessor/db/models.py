@@ -109,7 +109,7 @@ class SessionSummary(Base):
         Index(None, "first_event_at"),
         Index(None, "first_day", "sensor"),
         # The sessions of an IP whose enrichment changed: their buckets are marked dirty.
-        Index(None, "src_ip"),
+        Index(None, "src_ip", "first_day"),
     )
 
 

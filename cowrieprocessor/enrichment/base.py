@@ -11,7 +11,9 @@ timeouts and retries. See docs/enrichment.md, "Adding a provider".
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
+import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -75,6 +77,51 @@ def as_bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+def _ranges(*networks: str) -> tuple[list[int], list[int]]:
+    """Sorted (starts, ends) of ``networks``, for a bisect lookup."""
+    parsed = sorted(ipaddress.ip_network(n) for n in networks)
+    return [int(n.network_address) for n in parsed], [int(n.broadcast_address) for n in parsed]
+
+
+#: IPv4 addresses that are not globally reachable (IANA IPv4 Special-Purpose Address
+#: Registry, "Globally Reachable: False"), plus multicast. 192.0.0.9 and 192.0.0.10 are
+#: the registry's global exceptions inside 192.0.0.0/24.
+_V4_LOCAL = _ranges(
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/29",
+    "192.0.0.8/32",
+    "192.0.0.11/32",
+    "192.0.0.12/30",
+    "192.0.0.16/28",
+    "192.0.0.32/27",
+    "192.0.0.64/26",
+    "192.0.0.128/25",
+    "192.0.2.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/3",  # multicast 224/4 and reserved 240/4 (255.255.255.255 included)
+)
+#: Global unicast is 2000::/3; inside it, these are not globally reachable (IANA IPv6
+#: Special-Purpose Address Registry): IETF protocol assignments (Teredo, benchmarking,
+#: ORCHID ...), documentation, 6to4 (an IPv4 address in disguise).
+_V6_LOCAL = _ranges("2001::/23", "2001:db8::/32", "2002::/16", "3fff::/20")
+_V6_GLOBAL_START = 0x2000 << 112
+_V6_GLOBAL_END = (0x4000 << 112) - 1
+
+
+def _inside(value: int, table: tuple[list[int], list[int]]) -> bool:
+    starts, ends = table
+    i = bisect.bisect_right(starts, value) - 1
+    return i >= 0 and value <= ends[i]
+
+
 def public_address(text: str) -> tuple[str | None, str | None]:
     """``(address, None)`` for a public IP (an IPv4-mapped IPv6 address as its IPv4 form),
     ``(None, reason)`` otherwise: not an address, or private, reserved, multicast, ...
@@ -82,14 +129,25 @@ def public_address(text: str) -> tuple[str | None, str | None]:
     Nothing is ever looked up, locally or online, for an address that is not public.
     """
     try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
+        if ":" in text:
+            packed = socket.inet_pton(socket.AF_INET6, text)
+            if packed[:12] == _MAPPED:  # ::ffff:a.b.c.d
+                packed = packed[12:]
+        else:
+            packed = socket.inet_pton(socket.AF_INET, text)
+    except (OSError, ValueError):
         return None, "not an IP address"
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if not address.is_global or address.is_multicast:
+    value = int.from_bytes(packed, "big")
+    if len(packed) == 4:
+        if _inside(value, _V4_LOCAL):
+            return None, "private or reserved address"
+        return socket.inet_ntop(socket.AF_INET, packed), None
+    if not _V6_GLOBAL_START <= value <= _V6_GLOBAL_END or _inside(value, _V6_LOCAL):
         return None, "private or reserved address"
-    return str(address), None
+    return socket.inet_ntop(socket.AF_INET6, packed), None
+
+
+_MAPPED = bytes(10) + b"\xff\xff"
 
 
 class Provider:
@@ -124,6 +182,11 @@ class Provider:
 
 class OfflineProvider(Provider):
     """Answers from local data, many indicators at a time; nothing leaves the machine."""
+
+    def identity(self) -> str:
+        """A prefix of :meth:`source` that is cheap to compute (no data loaded): rows whose
+        source starts with it need no new lookup."""
+        return self.source()
 
     def lookup_many(self, kind: Kind, indicators: Iterable[str]) -> Iterable[Result]:
         """One :class:`Result` per indicator, in order."""

@@ -109,12 +109,12 @@ def run_provider(
     run = ProviderRun(provider.name)
     for kind in provider.kinds:
         offline = isinstance(provider, OfflineProvider)
-        source = provider.source() if offline else None
+        identity = provider.identity() if offline else None
         with engine.connect() as conn:
             todo, in_scope = store.pending(
-                conn, provider.name, kind, now(), scope, source=source, refresh=refresh
+                conn, provider.name, kind, now(), scope, source=identity, refresh=refresh
             )
-        run.source = provider.source()
+        run.source = provider.source() if todo or not offline else identity or ""
         run.in_scope += in_scope
         run.pending += len(todo)
         run.from_cache += in_scope - len(todo)

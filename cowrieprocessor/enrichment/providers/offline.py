@@ -88,13 +88,21 @@ class Offline(OfflineProvider):
             return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:]}"
         return info
 
+    def identity(self) -> str:
+        """The data files, without loading geoip2fast's (its date is inside it)."""
+        parts = [f"{m.type} {m.date}" for m in self._mmdb if m in (self._country, self._asn)]
+        if self.uses_geoip2fast:
+            import geoip2fast
+
+            size = (Path(geoip2fast.__file__).parent / DAT_FILE).stat().st_size
+            parts.append(f"geoip2fast {metadata.version('geoip2fast')} {DAT_FILE} {size}")
+        return " + ".join(parts)
+
     def source(self) -> str:
+        """:meth:`identity` plus the date of geoip2fast's GeoLite2 data (loads it)."""
         if self._source is None:
-            parts = [f"{m.type} {m.date}" for m in self._mmdb if m in (self._country, self._asn)]
-            if self.uses_geoip2fast:
-                version = metadata.version("geoip2fast")
-                parts.append(f"geoip2fast {version} GeoLite2 {self.geoip2fast_date()}")
-            self._source = " + ".join(parts)
+            date = f" (GeoLite2 {self.geoip2fast_date()})" if self.uses_geoip2fast else ""
+            self._source = self.identity() + date
         return self._source
 
     def lookup_many(self, kind: Kind, indicators: Iterable[str]) -> Iterable[Result]:
@@ -111,17 +119,11 @@ class Offline(OfflineProvider):
             yield self._lookup(indicator, address, fast)
 
     def _lookup(self, indicator: str, address: str, fast: Any) -> Result:
+        # No raw answer is kept: the local data named in ``source`` gives it again.
         country = country_name = as_name = None
         asn: int | None = None
-        raw: dict[str, Any] = {}
         if fast is not None:
             detail = fast.lookup(address)
-            raw["geoip2fast"] = {
-                "country_code": detail.country_code,
-                "cidr": detail.cidr,
-                "asn_name": detail.asn_name,
-                "asn_cidr": detail.asn_cidr,
-            }
             code = detail.country_code
             usable = isinstance(code, str) and len(code) == 2 and code.isalpha()
             if usable and not detail.is_private:
@@ -130,20 +132,18 @@ class Offline(OfflineProvider):
                 as_name = clip(detail.asn_name)
         if self._country is not None:
             record = self._country.get(address)
-            raw["mmdb_country"] = record.get("country") or record.get("registered_country")
-            place = raw["mmdb_country"] or {}
+            place = record.get("country") or record.get("registered_country")
             code = place.get("iso_code") if isinstance(place, dict) else None
             country = code.upper() if isinstance(code, str) and len(code) == 2 else None
             names = place.get("names") if isinstance(place, dict) else None
             country_name = clip(names.get("en")) if isinstance(names, dict) else None
         if self._asn is not None:
             record = self._asn.get(address)
-            raw["mmdb_asn"] = record
             number = record.get("autonomous_system_number")
             asn = number if isinstance(number, int) else None
             as_name = clip(record.get("autonomous_system_organization"))
         if country is None and as_name is None and asn is None:
-            return Result.not_found(indicator, "not in the data", raw=raw)
+            return Result.not_found(indicator, "not in the data")
         label = f"AS{asn} {as_name}" if asn is not None and as_name else as_name
         if label is None and asn is not None:
             label = f"AS{asn}"
@@ -154,7 +154,7 @@ class Offline(OfflineProvider):
             "as_name": as_name,
             "as_label": clip(label),
         }
-        return Result(indicator, "ok", fields, raw=raw)
+        return Result(indicator, "ok", fields)
 
     def close(self) -> None:
         for m in self._mmdb:
