@@ -357,3 +357,13 @@ def test_unconfigured_providers_are_refused(db_url: str) -> None:
     assert "provider spur is not configured: set COWRIE_ENRICH_SPUR_KEY" in result.stderr
     result = CliRunner().invoke(cli, ["--db", db_url, "enrich", "--provider", "nope"])
     assert "unknown provider 'nope'" in result.stderr
+
+
+def test_an_answer_echoing_the_key_is_masked(loaded: Engine) -> None:
+    with FakeURLhaus(key=KEY) as urlhaus:
+        urlhaus.urls[url(0)] = {"query_status": f"bad key {KEY}"}
+        provider = URLhaus({"key": Secret(KEY), "url": urlhaus.url, "rate_limit": 100, **FAST})
+        run = run_provider(loaded, provider)
+    assert run.error_reasons == {"query_status bad key ***": 1}
+    assert not rows(loaded, f"SELECT * FROM url_enrichment WHERE reason LIKE '%{KEY}%'")
+    assert KEY not in repr(provider.settings) and KEY not in repr(Secret(KEY))

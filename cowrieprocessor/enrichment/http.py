@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -38,6 +39,7 @@ from tenacity import (
 from cowrieprocessor import __version__
 from cowrieprocessor.enrichment import store
 from cowrieprocessor.enrichment.base import MAX_BODY, HttpProvider, Kind, Result
+from cowrieprocessor.secrets import Redactor
 
 #: Milliseconds added to every rate-limit wait: the stand-in (or the real API) counts a
 #: request when it arrives, a little after it was admitted here.
@@ -103,8 +105,12 @@ class ProviderClient:
         self._backoff = wait_exponential(multiplier=backoff, max=30) + wait_random(0, backoff)
         key = provider.settings.get("key")
         headers = {"User-Agent": self._user_agent(), "Accept": "application/json"}
-        if key is not None and provider.auth_header:
-            headers[provider.auth_header] = key.reveal()
+        secret = key.reveal() if key is not None else None
+        if secret is not None and provider.auth_header:
+            headers[provider.auth_header] = secret
+        #: Masks the key in every reason and message this client hands out (defence in depth:
+        #: none is built from headers, but an API could echo the key in an error body).
+        self.redact = Redactor([secret])
         self._client = httpx.Client(
             base_url=str(provider.setting("url")).rstrip("/"),
             headers=headers,
@@ -145,7 +151,7 @@ class ProviderClient:
     def stop(self, reason: str | None = None) -> None:
         """Stop sending (lookups waiting for the rate limiter give up)."""
         if reason and self.stopped_reason is None:
-            self.stopped_reason = reason
+            self.stopped_reason = self.redact.text(reason)
         self._stop.set()
 
     @property
@@ -174,6 +180,12 @@ class ProviderClient:
 
     def lookup(self, kind: Kind, indicator: str) -> Result | None:
         """The result for ``indicator``; None when no request could be sent (stopped)."""
+        result = self._lookup(kind, indicator)
+        if result is not None and result.reason:
+            result = replace(result, reason=self.redact.text(result.reason))
+        return result
+
+    def _lookup(self, kind: Kind, indicator: str) -> Result | None:
         skip = self.provider.precheck(kind, indicator)
         if skip is not None:
             return skip
