@@ -367,3 +367,46 @@ def test_an_answer_echoing_the_key_is_masked(loaded: Engine) -> None:
     assert run.error_reasons == {"query_status bad key ***": 1}
     assert not rows(loaded, f"SELECT * FROM url_enrichment WHERE reason LIKE '%{KEY}%'")
     assert KEY not in repr(provider.settings) and KEY not in repr(Secret(KEY))
+
+
+def test_a_stopped_run_keeps_its_answers_and_the_next_one_continues(loaded: Engine) -> None:
+    with FakeVirusTotal(key=KEY) as vt:
+        for i in range(12):
+            vt.files[sha(i)] = FakeVirusTotal.file_report(sha(i), malicious=1, label="x")
+        provider = vt_provider(vt, rate_limit=100, rate_period=1)
+        calls = []
+
+        def stop_after_five() -> None:
+            calls.append(1)
+            if len(calls) == 5:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            run_provider(loaded, provider, check_stop=stop_after_five)
+        kept = rows(loaded, "SELECT COUNT(*) FROM file_enrichment")[0][0]
+        assert kept == 5  # every answer received before the stop is committed
+        rest = run_provider(loaded, provider)
+        assert (rest.from_cache, rest.looked_up) == (5, 7)
+        assert len(vt.requests) == 12  # nothing asked twice
+
+
+def test_ingest_enrich_runs_the_configured_online_providers(
+    db_url: str, tmp_path: Path, monkeypatch
+) -> None:
+    log = write_log(tmp_path / "cowrie.json", 3)
+    with FakeDShield() as dshield:
+        dshield.ips[ip(1)] = FakeDShield.report(ip(1), count=4, attacks=2)
+        monkeypatch.setenv("COWRIE_ENRICH_DSHIELD_EMAIL", "ops@example.org")
+        monkeypatch.setenv("COWRIE_ENRICH_DSHIELD_URL", dshield.url + "/api")
+        base = ["--db", db_url, "--status-dir", str(tmp_path / "status")]
+        plain = CliRunner().invoke(cli, [*base, "ingest", str(log), "--json"])
+        assert plain.exit_code == 0, plain.output
+        assert [p["provider"] for p in json.loads(plain.stdout)["enrichment"]] == ["offline"]
+        assert dshield.requests == []  # configured, but only --enrich sends
+        result = CliRunner().invoke(cli, [*base, "ingest", str(log), "--enrich", "--json"])
+        assert result.exit_code == 0, result.output
+    runs = {p["provider"]: p for p in json.loads(result.stdout)["enrichment"]}
+    assert (runs["dshield"]["found"], runs["dshield"]["not_found"]) == (1, 2)
+    assert len(dshield.requests) == 3
+    show = CliRunner().invoke(cli, [*base, "show", "daily", str(DAY), "--format", "json"])
+    assert json.loads(show.stdout)["sessions"]["dshield_flagged"] == 1
