@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 import orjson
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import MofNCompleteColumn, TimeElapsedColumn
+from rich.progress import MofNCompleteColumn, TaskID, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
@@ -94,7 +95,7 @@ def run_enrichment(
         for provider in providers:
             task = progress.add_task(f"enrich {provider.name}", total=None)
 
-            def on_progress(run: ProviderRun, task: int = task) -> None:
+            def on_progress(run: ProviderRun, task: TaskID = task) -> None:
                 progress.update(task, total=run.pending or None, completed=run.looked_up)
                 status.update(
                     {
@@ -170,7 +171,7 @@ def _list(app: AppContext, config: Path | None, as_json: bool) -> None:
         raise click.ClickException(str(exc)) from None
     with app.engine().connect() as conn:
         sizes = cache_sizes(conn)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, cls in PROVIDERS.items():
         settings = configs[name].settings
         configured = cls.configured(settings)
@@ -242,8 +243,8 @@ def _list(app: AppContext, config: Path | None, as_json: bool) -> None:
 def command(
     app: AppContext,
     requested: tuple[str, ...],
-    start: date | None,
-    end: date | None,
+    start: datetime | None,
+    end: datetime | None,
     max_requests: int | None,
     refresh: bool,
     offline_only: bool,

@@ -156,7 +156,8 @@ def _checked(path: Path, name: str, table: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"{path}: [{name}] unknown setting {setting!r}")
         if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise ConfigError(f"{path}: [{name}] {setting} has the wrong type")
-        if setting in ("rate_limit", "rate_period", "concurrency") and value <= 0:
+        positive = ("rate_limit", "rate_period", "concurrency")
+        if setting in positive and isinstance(value, int | float) and value <= 0:
             raise ConfigError(f"{path}: [{name}] {setting} must be positive")
         settings[setting] = value
     return settings

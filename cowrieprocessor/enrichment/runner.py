@@ -109,7 +109,7 @@ def run_provider(
     run = ProviderRun(provider.name)
     for kind in provider.kinds:
         offline = isinstance(provider, OfflineProvider)
-        identity = provider.identity() if offline else None
+        identity = provider.identity() if isinstance(provider, OfflineProvider) else None
         with engine.connect() as conn:
             todo, in_scope = store.pending(
                 conn, provider.name, kind, now(), scope, source=identity, refresh=refresh

@@ -24,7 +24,7 @@ from cowrieprocessor.enrichment.base import MAX_BODY, Kind, Result
 
 #: Normalised columns per kind: what reports read, and what a change is judged by.
 _BOOKKEEPING = ("provider", "status", "reason", "source", "raw", "fetched_at", "expires_at")
-FIELDS: dict[Kind, tuple[str, ...]] = {
+FIELDS: dict[str, tuple[str, ...]] = {
     kind: tuple(c.name for c in t.columns if c.name not in (KEYS[kind], *_BOOKKEEPING))
     for kind, t in TABLES.items()
 }
@@ -203,8 +203,8 @@ def save(
                 *[_db_value(conn, result.fields.get(f)) for f in fields],
             )
         )
-    columns = (key, "provider", "status", "reason", "source", "raw", "fetched_at", "expires_at")
-    columns += fields
+    columns: tuple[str, ...] = (key, "provider", "status", "reason", "source", "raw")
+    columns += ("fetched_at", "expires_at", *fields)
     target = "md5(url), provider" if kind == "url" and _pg(conn) else f"{key}, provider"
     updates = ", ".join(
         [f"{c} = excluded.{c}" for c in columns[2:]]

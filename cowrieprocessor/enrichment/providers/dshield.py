@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from cowrieprocessor.enrichment.base import (
     Defaults,
@@ -28,7 +28,7 @@ class DShield(HttpProvider):
     """SANS Internet Storm Center's DShield reports per source IP."""
 
     name = "dshield"
-    kinds: tuple[Kind, ...] = ("ip",)
+    kinds: ClassVar[tuple[Kind, ...]] = ("ip",)
     description = "DShield/ISC reports of source IPs (no key; contact e-mail required)"
     key_required = False
     defaults = Defaults(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from cowrieprocessor.enrichment.base import (
     Defaults,
@@ -28,7 +28,7 @@ class GreyNoise(HttpProvider):
     """GreyNoise community classification of source IPs."""
 
     name = "greynoise"
-    kinds: tuple[Kind, ...] = ("ip",)
+    kinds: ClassVar[tuple[Kind, ...]] = ("ip",)
     description = "GreyNoise community: noise, RIOT, classification of source IPs"
     auth_header = "key"
     key_required = False

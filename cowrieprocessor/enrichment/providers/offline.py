@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cowrieprocessor.enrichment.base import Kind, OfflineProvider, Result, clip, public_address
 
@@ -53,7 +53,7 @@ class Offline(OfflineProvider):
     """Country and AS from geoip2fast's shipped data, or from MaxMind .mmdb files."""
 
     name = "offline"
-    kinds: tuple[Kind, ...] = ("ip",)
+    kinds: ClassVar[tuple[Kind, ...]] = ("ip",)
     description = "country and AS of source IPs from local data (geoip2fast, or .mmdb files)"
 
     @classmethod

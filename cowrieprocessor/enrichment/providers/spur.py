@@ -7,7 +7,7 @@ tunnels or AS is "not known".
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from cowrieprocessor.enrichment.base import (
     Defaults,
@@ -22,11 +22,15 @@ from cowrieprocessor.enrichment.base import (
 )
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 class Spur(HttpProvider):
     """SPUR's view of an IP: hosting class, tunnels, anonymity."""
 
     name = "spur"
-    kinds: tuple[Kind, ...] = ("ip",)
+    kinds: ClassVar[tuple[Kind, ...]] = ("ip",)
     description = "SPUR context of source IPs: infrastructure, tunnels (key required)"
     auth_header = "Token"
     defaults = Defaults(
@@ -48,11 +52,11 @@ class Spur(HttpProvider):
         if status == 404 or not isinstance(body, dict):
             return Result.not_found(indicator, raw=body)
         tunnels = [t for t in body.get("tunnels") or [] if isinstance(t, dict)]
-        system = body.get("as") if isinstance(body.get("as"), dict) else {}
+        system = _mapping(body.get("as"))
         infrastructure = clip(body.get("infrastructure"))
         if not tunnels and infrastructure is None and not system:
             return Result.not_found(indicator, raw=body)
-        location = body.get("location") if isinstance(body.get("location"), dict) else {}
+        location = _mapping(body.get("location"))
         fields = {
             "classification": infrastructure,
             "tunnel": bool(tunnels),

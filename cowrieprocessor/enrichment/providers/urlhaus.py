@@ -7,7 +7,7 @@ key in ``Auth-Key``. ``query_status`` ``no_results`` is "not known".
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from cowrieprocessor.enrichment.base import (
     Defaults,
@@ -26,7 +26,7 @@ class URLhaus(HttpProvider):
     """abuse.ch URLhaus knowledge of malware URLs and payloads."""
 
     name = "urlhaus"
-    kinds: tuple[Kind, ...] = ("url", "file")
+    kinds: ClassVar[tuple[Kind, ...]] = ("url", "file")
     description = "URLhaus status/threat/tags of download URLs, payload signatures (key required)"
     auth_header = "Auth-Key"
     defaults = Defaults(

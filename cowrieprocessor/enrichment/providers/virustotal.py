@@ -8,7 +8,7 @@ day. A ``QuotaExceededError`` stops the provider for the run.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from cowrieprocessor.enrichment.base import (
     Defaults,
@@ -30,7 +30,7 @@ class VirusTotal(HttpProvider):
     """VirusTotal verdicts on downloaded and uploaded files."""
 
     name = "virustotal"
-    kinds: tuple[Kind, ...] = ("file",)
+    kinds: ClassVar[tuple[Kind, ...]] = ("file",)
     description = "VirusTotal v3 file reports of SHA-256 hashes (key required)"
     auth_header = "x-apikey"
     defaults = Defaults(
