@@ -9,7 +9,9 @@ SELECT
     s.sensor AS sensor,
     s.session_id AS session_id,
     COUNT(DISTINCT f.shasum) AS files
-FROM session_summaries AS s
+-- INDEXED BY: without it SQLite may pick the primary key (sensor, session_id), which saves
+-- sorting for the GROUP BY but reads every session of the sensor, not the bucket's.
+FROM session_summaries AS s INDEXED BY ix_session_summaries_first_day_sensor
 CROSS JOIN files AS f
 JOIN file_enrichment AS v ON v.shasum = f.shasum
 WHERE f.sensor = s.sensor AND f.session_id = s.session_id
