@@ -163,6 +163,7 @@ def test_runs_are_incremental_and_mark_only_changed_buckets(engine: Engine, tmp_
     assert check(engine) == []
     second = run_provider(engine, Offline())
     assert (second.looked_up, second.from_cache, second.changed) == (0, 62, 0)
+    assert second.source == first.source and "(GeoLite2 20" in second.source
     assert dirty_buckets(engine) == 0
     # Other offline data: every IP is looked up again, but only changed answers dirty buckets.
     with engine.begin() as conn:

@@ -170,22 +170,24 @@ def test_transient_faults_are_retried_and_bad_answers_recorded(loaded: Engine) -
         vt.html_next()
         vt.truncate_next()
         vt.huge_next()
+        vt.fail_next(200, body={"data": {"id": "x"}})  # a 200 without the fields it needs
         run = run_provider(loaded, vt_provider(vt, rate_limit=100, rate_period=1))
     assert run.error_reasons == {
         "HTTP 503": 1,
         "answer is HTML (HTTP 200)": 1,
         "answer is not valid JSON (HTTP 200)": 1,
         f"answer larger than {1 << 20} bytes": 1,
+        "unexpected answer: KeyError": 1,
     }
-    assert run.found == 10 - 4 and run.stopped is None
+    assert run.found == 10 - 5 and run.stopped is None
     # The timed-out lookup was retried and answered; errors are cached until the next run.
     errors = rows(loaded, "SELECT reason FROM file_enrichment WHERE status = 'error'")
-    assert len(errors) == 4
+    assert len(errors) == 5
     with FakeVirusTotal(key=KEY) as vt:
         for i in range(12):
             vt.files[sha(i)] = FakeVirusTotal.file_report(sha(i), malicious=1, label="x")
         again = run_provider(loaded, vt_provider(vt, rate_limit=100, rate_period=1))
-    assert (again.looked_up, again.found, again.from_cache) == (4, 4, 8)
+    assert (again.looked_up, again.found, again.from_cache) == (5, 5, 7)
     assert check_clean(loaded)
 
 

@@ -108,13 +108,15 @@ def run_provider(
     started = time.perf_counter()
     run = ProviderRun(provider.name)
     for kind in provider.kinds:
-        offline = isinstance(provider, OfflineProvider)
         identity = provider.identity() if isinstance(provider, OfflineProvider) else None
         with engine.connect() as conn:
             todo, in_scope = store.pending(
                 conn, provider.name, kind, now(), scope, source=identity, refresh=refresh
             )
-        run.source = provider.source() if todo or not offline else identity or ""
+            if identity is not None and not todo:  # its full name without loading the data
+                run.source = store.stored_source(conn, provider.name, kind, identity) or identity
+        if not run.source:
+            run.source = provider.source()
         run.in_scope += in_scope
         run.pending += len(todo)
         run.from_cache += in_scope - len(todo)

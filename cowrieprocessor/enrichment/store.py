@@ -127,6 +127,20 @@ def pending(
     return [r[0] for r in todo], in_scope
 
 
+def stored_source(conn: Connection, provider: str, kind: Kind, prefix: str) -> str | None:
+    """A stored ``source`` of the provider's rows that starts with ``prefix`` (offline data:
+    its full name and date, without loading the data)."""
+    table = TABLES[kind].name
+    row = conn.exec_driver_sql(
+        _p(
+            conn,
+            f"SELECT source FROM {table} WHERE provider = ? AND substr(source, 1, ?) = ? LIMIT 1",
+        ),
+        (provider, len(prefix), prefix),
+    ).first()
+    return None if row is None else str(row[0])
+
+
 def _raw_param(conn: Connection, raw: Any) -> Any:
     """The raw answer as the driver binds it, bounded: a note instead of anything over
     :data:`MAX_RAW` bytes of JSON."""
