@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from enrichment_data import offline_reference
 from markdown_it import MarkdownIt
 from reference import load_events
 from report_data import dirty_logs
@@ -100,7 +101,11 @@ def test_page_holds_the_documents_and_exact_hours(
     for section, sensor in zip(page.sections, [None, *sensors], strict=True):
         doc = dict(section.document)
         doc.pop("generated_at")
-        assert doc == expected_report(events, report_type, first, last, sensor)
+        # `ingest` enriches offline by default: country and AS are in the documents.
+        want_doc = expected_report(
+            events, report_type, first, last, sensor, enrichment=offline_reference(events)
+        )
+        assert doc == want_doc
         want = expected_hours(events, first, last, sensor)
         assert len(section.hours) == 24 * ((last - first).days + 1)
         for row in section.hours:
