@@ -108,20 +108,27 @@ def pending(
     """
     table, key = TABLES[kind].name, KEYS[kind]
     where, params = _scope_sql(conn, scope)
-    uses = _uses_sql(kind, where)
-    total = conn.exec_driver_sql(_p(conn, f"SELECT COUNT(*) FROM ({uses}) AS u"), params)
-    in_scope = int(total.scalar_one())
     stale, stale_params = "e.provider IS NULL OR e.expires_at <= ?", [_db_time(conn, now)]
     if source is not None:
         stale += " OR e.source IS NULL OR substr(e.source, 1, ?) <> ?"
         stale_params += [len(source), source]
-    sql = (
-        f"SELECT u.indicator, u.day FROM ({uses}) AS u"
+    if refresh:
+        stale, stale_params = "1 = 1", []
+    joined = (
+        f"FROM ({_uses_sql(kind, where)}) AS u"
         f" LEFT JOIN {table} AS e ON e.{key} = u.indicator AND e.provider = ?"
-        + ("" if refresh else f" WHERE {stale}")
     )
+    # One pass counts both; the rows are read only when some are pending (a second run).
+    counts = conn.exec_driver_sql(
+        _p(conn, f"SELECT COUNT(*), COUNT(*) FILTER (WHERE {stale}) {joined}"),
+        (*stale_params, *params, provider),
+    ).one()
+    in_scope, waiting = int(counts[0]), int(counts[1] or 0)
+    if not waiting:
+        return [], in_scope
     rows = conn.exec_driver_sql(
-        _p(conn, sql), (*params, provider, *([] if refresh else stale_params))
+        _p(conn, f"SELECT u.indicator, u.day {joined} WHERE {stale}"),
+        (*params, provider, *stale_params),
     ).all()
     todo = sorted(rows, key=lambda r: (str(r[1]), r[0]), reverse=True)
     return [r[0] for r in todo], in_scope
