@@ -229,7 +229,9 @@ def expected_report(
         )
 
     def recent_vt(s: RefSession) -> bool:
-        since = datetime.combine(s.day - timedelta(days=RECENT_VT_DAYS), datetime.min.time(), UTC)
+        # Near 0001-01-01 the earliest day that exists (nothing is submitted before it).
+        first = max(s.day.toordinal() - RECENT_VT_DAYS, 1)
+        since = datetime.combine(date.fromordinal(first), datetime.min.time(), UTC)
         return any(
             enr.vt.get(sha, {}).get("first_submitted") is not None
             and enr.vt[sha]["first_submitted"] >= since

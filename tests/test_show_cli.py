@@ -422,7 +422,9 @@ def test_table_view_counts_and_lists_the_odd_command_sessions(
     listed them; the document itself is unchanged."""
     db_url, events = cli_db
     parsed = parse_period(report_type, period)
-    want = expected_report(events, report_type, parsed.start, parsed.end, None, 3)
+    want = expected_report(
+        events, report_type, parsed.start, parsed.end, None, 3, enrichment=OFFLINE(events)
+    )
     listed = want["abnormalities"]["uncommon_command_sessions"]
     total = uncommon_total(events, parsed.start, parsed.end, None)
     assert 0 < len(listed) <= 3 and total >= len(listed)
@@ -474,4 +476,7 @@ def test_status_files_give_rates_of_work_not_of_totals(
     assert set(refresh["rate"]) == {"buckets_done"}
     monitor = run(db_url, tmp_path, "monitor", "--once", "--status-dir", str(tmp_path / "status"))
     rates = [line for line in monitor.stdout.splitlines() if "rate/s:" in line]
-    assert len(rates) == 2 and all("files=" not in r and "total" not in r for r in rates)
+    # ingest, its offline enrichment (looked-up IPs) and the refresh
+    assert len(rates) == 3 and all("files=" not in r and "total" not in r for r in rates)
+    enrichment = json.loads((tmp_path / "status" / "enrichment.json").read_text())
+    assert set(enrichment["rate"]) == {"looked_up", "requests"}

@@ -35,7 +35,11 @@ from cowrieprocessor.db.migrate import SchemaError, current_revision, ensure_sch
 if TYPE_CHECKING:  # Rich and the status writer load only when a command draws or reports
     from rich.console import Console
     from rich.progress import Progress, ProgressColumn
+    from rich.table import Table
 
+    from cowrieprocessor.enrichment.base import Provider
+    from cowrieprocessor.enrichment.runner import ProviderRun
+    from cowrieprocessor.enrichment.store import Scope
     from cowrieprocessor.rollups.refresh import RefreshStats
     from cowrieprocessor.status import StatusEmitter
 
@@ -55,6 +59,7 @@ RATE_COUNTERS: dict[str, tuple[str, ...]] = {
         "bytes_read",
     ),
     "refresh": ("buckets_done",),
+    "enrichment": ("looked_up", "requests"),
     # "reporting": the publish run sets its own (es.run.RATE_COUNTERS).
 }
 
@@ -293,6 +298,159 @@ def fresh_engine(app: AppContext) -> Engine:
             refresh_line(run_refresh(engine, console, app.status("refresh"))), markup=False
         )
     return engine
+
+
+# -- enrichment ------------------------------------------------------------------------------
+
+#: Reasons a provider stopped that are not failures of the run (exit code 0).
+_BENIGN_STOPS = ("daily budget", "quota", "--max-requests")
+
+
+def select_providers(
+    requested: tuple[str, ...], *, offline_only: bool, online: bool, config: Path | None
+) -> list[Provider]:
+    """The providers to run: those named, else the offline one plus (``online``) every
+    configured online provider. Raises ClickException for unknown or unconfigured ones."""
+    from cowrieprocessor.enrichment.base import HttpProvider
+    from cowrieprocessor.enrichment.config import ConfigError, load_config
+    from cowrieprocessor.enrichment.providers.offline import OfflineDataError
+    from cowrieprocessor.enrichment.registry import DEFAULT, PROVIDERS, names
+
+    try:
+        configs = load_config(config, names())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    for name in requested:
+        if name not in PROVIDERS:
+            raise click.ClickException(
+                f"unknown provider {name!r}; providers: {', '.join(names())}"
+            )
+    chosen = list(dict.fromkeys(requested)) or [
+        n
+        for n, cls in PROVIDERS.items()
+        if n == DEFAULT or (online and cls.online and cls.configured(configs[n].settings))
+    ]
+    providers: list[Provider] = []
+    for name in chosen:
+        cls, settings = PROVIDERS[name], configs[name].settings
+        if offline_only and cls.online:
+            continue
+        if not cls.configured(settings):
+            upper = name.upper()
+            raise click.ClickException(
+                f"provider {name} is not configured: set COWRIE_ENRICH_{upper}_KEY"
+                + (" (or its settings in the config file)" if cls.key_required else "")
+                if issubclass(cls, HttpProvider) and cls.key_required
+                else f"provider {name} is not configured (see docs/enrichment.md)"
+            )
+        try:
+            providers.append(cls.from_settings(settings))
+        except OfflineDataError as exc:
+            raise click.ClickException(str(exc)) from None
+    return providers
+
+
+def run_enrichment(
+    app: AppContext,
+    engine: Engine,
+    providers: list[Provider],
+    console: Console,
+    *,
+    scope: Scope | None = None,
+    refresh: bool = False,
+    max_requests: int | None = None,
+    check_stop: Callable[[], None] | None = None,
+) -> list[ProviderRun]:
+    """Run ``providers`` with a progress bar and the ``enrichment`` status file (``scope``
+    None: every stored session)."""
+    from rich.progress import MofNCompleteColumn, TaskID, TimeElapsedColumn
+
+    from cowrieprocessor.enrichment.providers.offline import OfflineDataError
+    from cowrieprocessor.enrichment.runner import ProviderRun, run_provider
+    from cowrieprocessor.enrichment.store import Scope
+    from cowrieprocessor.secrets import SecretResolutionError
+
+    runs: list[ProviderRun] = []
+    done = {"looked_up": 0, "requests": 0, "errors": 0}
+    with (
+        app.status("enrichment") as status,
+        progress_bar(console, MofNCompleteColumn(), TimeElapsedColumn()) as progress,
+    ):
+        status.update({}, providers=[p.name for p in providers])
+        for provider in providers:
+            task = progress.add_task(f"enrich {provider.name}", total=None)
+
+            def on_progress(run: ProviderRun, task: TaskID = task) -> None:
+                progress.update(task, total=run.pending or None, completed=run.looked_up)
+                status.update(  # the providers done so far, plus this one
+                    {
+                        "looked_up": done["looked_up"] + run.looked_up,
+                        "requests": done["requests"] + run.requests,
+                        "errors": done["errors"] + run.errors,
+                        "pending": run.pending,
+                    },
+                    current=run.provider,
+                )
+
+            try:
+                run = run_provider(
+                    engine,
+                    provider,
+                    scope=scope or Scope(),
+                    refresh=refresh,
+                    max_requests=max_requests,
+                    on_progress=on_progress,
+                    check_stop=check_stop,
+                )
+            except (SecretResolutionError, OfflineDataError) as exc:
+                run = ProviderRun(provider.name, stopped=f"not run: {exc}")
+            finally:
+                provider.close()
+            runs.append(run)
+            for key in done:
+                done[key] += getattr(run, key)
+            progress.remove_task(task)
+        status.finish(current=None, summary=[r.as_dict() for r in runs])
+    return runs
+
+
+def summary_table(runs: list[ProviderRun]) -> Table:
+    """The per-provider summary."""
+    from rich.table import Table
+
+    table = Table(title="enrichment summary", title_justify="left")
+    for name in ("provider", "looked up", "from cache", "found", "not found", "errors"):
+        table.add_column(name, justify="left" if name == "provider" else "right")
+    for name in ("changed", "requests", "budget left", "left to look up"):
+        table.add_column(name, justify="right")
+    for r in runs:
+        table.add_row(
+            r.provider,
+            f"{r.looked_up:,}",
+            f"{r.from_cache:,}",
+            f"{r.found:,}",
+            f"{r.not_found:,}",
+            f"{r.errors:,}",
+            f"{r.changed:,}",
+            f"{r.requests:,}",
+            "-" if r.budget_left is None else f"{r.budget_left:,}",
+            f"{r.left:,}",
+        )
+    return table
+
+
+def stop_lines(runs: list[ProviderRun]) -> list[str]:
+    """One line per provider that stopped early: why, and what is left to look up."""
+    return [
+        f"{r.provider}: {r.stopped}; {r.left:,} left to look up (the next run continues)"
+        for r in runs
+        if r.stopped
+    ]
+
+
+def failed(runs: list[ProviderRun]) -> bool:
+    """Whether a provider stopped for a reason other than a budget or quota."""
+    return any(r.stopped and not r.stopped.startswith(_BENIGN_STOPS) for r in runs)
 
 
 # -- reporting options -----------------------------------------------------------------------

@@ -21,10 +21,14 @@ from cowrieprocessor.cli.common import (
     pass_app,
     progress_bar,
     refresh_line,
+    run_enrichment,
     run_refresh,
+    select_providers,
     sensor_name,
     stderr_console,
+    stop_lines,
     stop_on_ctrl_c,
+    summary_table,
     user_errors,
 )
 from cowrieprocessor.ingest.loader import DEFAULT_BATCH_SIZE, IngestStats, Loader
@@ -128,8 +132,6 @@ def command(
         stats = _load(app, loader, files, paths, console, check_stop)
         runs = []
         if enrich is not False:  # after the batches: enrichment never slows loading
-            from cowrieprocessor.cli.enrich import run_enrichment, select_providers
-
             providers = select_providers((), offline_only=False, online=bool(enrich), config=None)
             runs = run_enrichment(app, engine, providers, console, check_stop=check_stop)
         refreshed = None if no_refresh else run_refresh(engine, console, app.status("refresh"))
@@ -141,14 +143,10 @@ def command(
         else:
             Console(highlight=False).print(_summary_table(stats))
             if runs:
-                from cowrieprocessor.cli.enrich import summary_table
-
                 Console(highlight=False).print(summary_table(runs))
             if refreshed is not None:
                 Console(highlight=False).print(escape(refresh_line(refreshed)))
         if runs:
-            from cowrieprocessor.cli.enrich import stop_lines
-
             for line in stop_lines(runs):
                 console.print(escape(line))
 
