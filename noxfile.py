@@ -1,13 +1,10 @@
 """Developer tasks: `nox -s tests`, `nox -s lint`, `nox -s bench`, `nox -s bench_refresh`,
 `nox -s bench_reports` (docs/benchmarks.md)."""
 
-import os
-
 import nox
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.default_venv_backend = "venv"
-PG_URL = os.environ.get("COWRIE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def _install(session: nox.Session, group: str) -> None:
@@ -17,9 +14,9 @@ def _install(session: nox.Session, group: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite on SQLite and on the PostgreSQL at COWRIE_TEST_PG_URL."""
+    """Run the test suite on SQLite and PostgreSQL (tests/conftest.py says which server)."""
     _install(session, "test")
-    session.run("pytest", *session.posargs, env={"COWRIE_TEST_PG_URL": PG_URL})
+    session.run("pytest", *session.posargs)
 
 
 @nox.session

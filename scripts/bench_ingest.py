@@ -25,9 +25,9 @@ import uuid
 from pathlib import Path
 
 import orjson
-from sqlalchemy_utils import create_database, drop_database
 
 from cowrieprocessor.samples import write_event_file
+from cowrieprocessor.testing.postgres import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench-data"

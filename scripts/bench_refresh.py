@@ -28,11 +28,11 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy_utils import create_database, database_exists, drop_database
 
 from cowrieprocessor.db.engine import create_engine_for_url
 from cowrieprocessor.db.migrate import upgrade
 from cowrieprocessor.rollups.refresh import READERS, rebuild_all, refresh_dirty
+from cowrieprocessor.testing.postgres import create_database, drop_database
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 START = date(2024, 1, 1)
@@ -201,8 +201,7 @@ def fresh_engine(dialect: str, name: str, workdir: Path) -> Engine:
         url = f"sqlite:///{path}"
     else:
         url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-        if database_exists(url):
-            drop_database(url)
+        drop_database(url)
         create_database(url)
     engine = create_engine_for_url(url)
     upgrade(engine)

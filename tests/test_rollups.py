@@ -28,7 +28,6 @@ from cowrieprocessor.rollups.refresh import (
     refresh_buckets,
     refresh_dirty,
 )
-from tests.conftest import PG_URL
 from tests.rollup_data import expected, expected_periods, generate, write_files
 
 
@@ -431,11 +430,13 @@ def test_refresh_of_an_in_memory_database_reads_in_its_own_transaction(tmp_path:
 
 
 @pytest.mark.postgres
-def test_refresh_reads_in_its_transaction_when_readers_cannot_connect(tmp_path: Path) -> None:
+def test_refresh_reads_in_its_transaction_when_readers_cannot_connect(
+    pg_url: str, tmp_path: Path
+) -> None:
     """A server at the role's connection limit: the refresh still completes, unthreaded."""
-    admin = create_engine_for_url(PG_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine_for_url(pg_url, isolation_level="AUTOCOMMIT")
     role = f"cowrie_one_conn_{uuid.uuid4().hex[:8]}"
-    url = make_url(PG_URL).set(database=f"cowrie_t_{uuid.uuid4().hex[:12]}", username=role)
+    url = make_url(pg_url).set(database=f"cowrie_t_{uuid.uuid4().hex[:12]}", username=role)
     try:
         with admin.connect() as conn:
             conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 1")
