@@ -28,6 +28,7 @@ from cowrieprocessor.rollups.refresh import (
     refresh_buckets,
     refresh_dirty,
 )
+from cowrieprocessor.testing.postgres import create_database, drop_database
 from tests.rollup_data import expected, expected_periods, generate, write_files
 
 
@@ -433,16 +434,27 @@ def test_refresh_of_an_in_memory_database_reads_in_its_own_transaction(tmp_path:
 def test_refresh_reads_in_its_transaction_when_readers_cannot_connect(
     pg_url: str, tmp_path: Path
 ) -> None:
-    """A server at the role's connection limit: the refresh still completes, unthreaded."""
+    """A role at its connection limit: the refresh still completes, unthreaded.
+
+    An owner role fills the database; the refresh runs as a new member of that role allowed
+    one connection, which the refresh itself holds. The member never connected before: a
+    role that had would find its slot taken until the server ends the old backend, a moment
+    after the client disconnects."""
+    suffix = uuid.uuid4().hex[:8]
+    owner, limited = f"cowrie_owner_{suffix}", f"cowrie_one_conn_{suffix}"
+    database = make_url(pg_url).set(database=f"cowrie_t_{uuid.uuid4().hex[:12]}")
     admin = create_engine_for_url(pg_url, isolation_level="AUTOCOMMIT")
-    role = f"cowrie_one_conn_{uuid.uuid4().hex[:8]}"
-    url = make_url(pg_url).set(database=f"cowrie_t_{uuid.uuid4().hex[:12]}", username=role)
     try:
         with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 1")
-            conn.exec_driver_sql(f"CREATE DATABASE {url.database} OWNER {role}")
-        events = _populate(url.render_as_string(hide_password=False), tmp_path, seed=19)
-        engine = create_engine_for_url(url.render_as_string(hide_password=False))
+            conn.exec_driver_sql(f"CREATE ROLE {owner} LOGIN")
+            conn.exec_driver_sql(f"CREATE ROLE {limited} LOGIN CONNECTION LIMIT 1 IN ROLE {owner}")
+        create_database(database.render_as_string(hide_password=False), owner=owner)
+        events = _populate(
+            database.set(username=owner).render_as_string(hide_password=False), tmp_path, seed=19
+        )
+        engine = create_engine_for_url(
+            database.set(username=limited).render_as_string(hide_password=False)
+        )
         try:
             threads_seen: set[str] = set()
 
@@ -457,9 +469,10 @@ def test_refresh_reads_in_its_transaction_when_readers_cannot_connect(
         finally:
             engine.dispose()
     finally:
+        drop_database(database.render_as_string(hide_password=False))
         with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {url.database}")
-            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {limited}")
+            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {owner}")
         admin.dispose()
 
 
