@@ -117,12 +117,14 @@ def _checked(url: str, where: str) -> str:
     try:
         _RUN.version = server_version(url)
     except OperationalError as exc:
-        pytest.fail(f"PostgreSQL does not answer: {where}: {str(exc.orig).strip()}")
-    _RUN.where = where
-    return url
+        reason = str(exc.orig).strip()
+    else:
+        _RUN.where = where
+        return url
+    pytest.fail(f"PostgreSQL does not answer: {where}: {reason}", pytrace=False)
 
 
-def pg_database_url(server_url: str, name: str) -> str:
+def _database_url(server_url: str, name: str) -> str:
     """The URL of database ``name`` on the server at ``server_url``."""
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
@@ -131,7 +133,7 @@ def pg_database_url(server_url: str, name: str) -> str:
 def pg_template(pg_url: str) -> Iterator[str]:
     """A PostgreSQL database migrated to head, cloned by each test (fast)."""
     name = f"cowrie_tpl_{os.getpid()}"
-    url = pg_database_url(pg_url, name)
+    url = _database_url(pg_url, name)
     drop_database(url)
     create_database(url)
     engine = create_engine_for_url(url)
@@ -143,7 +145,7 @@ def pg_template(pg_url: str) -> Iterator[str]:
 
 def _new_pg_database(request: pytest.FixtureRequest, template: str | None) -> str:
     server_url = request.getfixturevalue("pg_url")
-    url = pg_database_url(server_url, f"cowrie_t_{uuid.uuid4().hex[:12]}")
+    url = _database_url(server_url, f"cowrie_t_{uuid.uuid4().hex[:12]}")
     create_database(url, template=template)
     return url
 
