@@ -160,7 +160,11 @@ def test_output_never_overwrites_the_sqlite_database(tmp_path: Path) -> None:
     assert not (tmp_path / "cowrie.sqlite-wal").exists() or (
         tmp_path / "cowrie.sqlite-wal"
     ).read_bytes()[:4] in (b"7\x7f\x06\x82", b"7\x7f\x06\x83")  # a WAL header, not a report
-    assert current_revision(create_engine_for_url(url)) == head_revision()
+    engine = create_engine_for_url(url)
+    try:
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("command", [["show", "daily", "2024-03-01"], ["export", "sessions"]])
