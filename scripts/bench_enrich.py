@@ -66,12 +66,12 @@ def _database(dialect: str, directory: Path) -> str:
     if dialect == "sqlite":
         return f"sqlite:///{directory / 'enrich.sqlite'}"
     from sqlalchemy.engine import make_url
-    from sqlalchemy_utils import create_database, database_exists, drop_database
+
+    from cowrieprocessor.testing.postgres import create_database, drop_database
 
     base = os.environ.get("COWRIE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1/test")
     url = make_url(base).set(database="enrichment_bench").render_as_string(hide_password=False)
-    if database_exists(url):
-        drop_database(url)
+    drop_database(url)
     create_database(url)
     return url
 
@@ -125,7 +125,7 @@ def offline(args: argparse.Namespace) -> None:
             )
         engine.dispose()
         if args.dialect == "postgresql":
-            from sqlalchemy_utils import drop_database
+            from cowrieprocessor.testing.postgres import drop_database
 
             drop_database(url)
 
