@@ -121,3 +121,70 @@ def test_discover_files_dirs_and_globs(tmp_path: Path) -> None:
     assert [p.name for p in found] == ["cowrie.json", "cowrie.json.2024-01-01.gz", "x.json"]
     with pytest.raises(PathError, match="no such file"):
         discover([str(tmp_path / "missing")])
+
+
+def loop_tree(root: Path) -> set[Path]:
+    """A tree whose links loop back (to a parent, to itself, to a sibling); its log files."""
+    for name in ("a/b", "c", ".hidden"):
+        (root / name).mkdir(parents=True)
+    files = [root / "a/cowrie.json", root / "a/b/cowrie.json.2024-01-01.gz", root / "c/x.json"]
+    for path in [*files, root / "c/notes.txt"]:
+        path.write_text("{}\n")
+    (root / ".hidden/cowrie.json").write_text("{}\n")
+    for link, target in (("a/l1", ".."), ("a/l2", ".."), ("a/b/l3", "../.."), ("c/l4", "../a")):
+        (root / link).symlink_to(target)
+    (root / "a/b/self").symlink_to(".")
+    return {p.resolve() for p in files}
+
+
+def test_links_are_followed_once_per_real_directory_in_dirs_and_globs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    files = loop_tree(tmp_path / "t")
+    forms = [
+        str(tmp_path / "t"),
+        str(tmp_path / "t/**"),
+        str(tmp_path / "t/**/*.json*"),
+        str(tmp_path / "t/*/l1/**/cowrie.json*"),
+    ]
+    # In a child with a time limit: a glob that follows the loops never ends.
+    script = (
+        "import sys; from cowrieprocessor.ingest.reader import discover;"
+        " [print(p) for p in discover(sys.argv[1:2])]"
+    )
+    found = []
+    for form in forms:
+        done = subprocess.run(
+            [sys.executable, "-c", script, form], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        found.append(done.stdout.splitlines())
+    hidden_too = {*files, (tmp_path / "t/.hidden/cowrie.json").resolve()}
+    assert {Path(p) for p in found[0]} == hidden_too  # a directory: every file below it
+    assert found[1] == found[0]  # ** at the end stands for the directory
+    assert {Path(p) for p in found[2]} == files  # like a shell: not into .hidden
+    assert {Path(p) for p in found[3]} == {files_ for files_ in files if "/c/" not in str(files_)}
+    assert all(len(set(f)) == len(f) for f in found)  # each file once
+
+
+def test_paths_that_are_not_regular_files_or_are_missing_are_named(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe.json")
+    (tmp_path / "dir").mkdir()
+    os.mkfifo(tmp_path / "dir/cowrie.json")  # inside a directory: passed over
+    (tmp_path / "dir/cowrie.json.1").write_text("{}\n")
+    with pytest.raises(PathError) as raised:
+        discover([str(tmp_path / "pipe.json")])
+    assert raised.value.problem == "not a regular file (a named pipe)"
+    assert raised.value.path == str(tmp_path / "pipe.json")
+    with pytest.raises(PathError, match="not a regular file"):
+        discover([str(tmp_path / "*.json")])
+    assert discover([str(tmp_path / "dir")]) == [(tmp_path / "dir/cowrie.json.1").resolve()]
+    with pytest.raises(PathError) as raised:
+        discover([str(tmp_path / "nothing-*.json")])
+    assert (raised.value.problem, raised.value.path) == (
+        "no such file or directory",
+        str(tmp_path / "nothing-*.json"),
+    )

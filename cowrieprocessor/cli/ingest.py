@@ -32,7 +32,7 @@ from cowrieprocessor.cli.common import (
     user_errors,
 )
 from cowrieprocessor.ingest.loader import DEFAULT_BATCH_SIZE, IngestStats, Loader
-from cowrieprocessor.ingest.reader import discover, path_text
+from cowrieprocessor.ingest.reader import PathError, discover, path_text
 
 
 def summary_dict(stats: IngestStats) -> dict[str, object]:
@@ -126,7 +126,7 @@ def command(
     """
     console = stderr_console()
     with stop_on_ctrl_c(console) as check_stop:  # the whole run, refresh and summary included
-        files = discover(paths)
+        files = _discover(paths)
         engine = app.engine(create=True)
         loader = Loader(engine, default_sensor=sensor, batch_size=batch_size, full=full)
         stats = _load(app, loader, files, paths, console, check_stop)
@@ -149,6 +149,18 @@ def command(
         if runs:
             for line in stop_lines(runs):
                 console.print(escape(line))
+
+
+def _discover(paths: tuple[str, ...]) -> list[Path]:
+    """The files to read; a path that cannot be read is one line naming it, escaped (a file
+    name can hold terminal escapes, and the command is often run over an attacker's tree)."""
+    from cowrieprocessor.reporting.safe_text import escape_controls
+
+    try:
+        return discover(paths)
+    except PathError as exc:
+        shown = escape_controls(path_text(exc.path))
+        raise click.ClickException(f"{exc.problem}: {shown}") from None
 
 
 def _load(

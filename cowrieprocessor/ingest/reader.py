@@ -8,10 +8,12 @@ decompressed stream, so a cursor can resume exactly where the last run stopped.
 from __future__ import annotations
 
 import bz2
+import fnmatch
 import glob
 import gzip
 import hashlib
 import os
+import stat
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -39,7 +41,16 @@ class Record(NamedTuple):
 
 
 class PathError(OSError):
-    """A path given by the user does not exist or cannot be read."""
+    """A path given by the user does not exist, cannot be read or is not a log file.
+
+    ``problem`` says what is wrong and ``path`` is the argument as given (attacker-chosen
+    file names included: escape it before printing it to a terminal).
+    """
+
+    def __init__(self, problem: str, path: str) -> None:
+        super().__init__(f"{problem}: {path}")
+        self.problem = problem
+        self.path = path
 
 
 def path_text(path: Path | str) -> str:
@@ -62,30 +73,134 @@ def open_log(path: Path) -> BinaryIO:
     return opener(path, "rb") if opener else open(path, "rb")  # type: ignore[return-value]
 
 
-def _is_log_file(path: Path) -> bool:
-    return path.is_file() and (".json" in path.name or path.suffix in _COMPRESSED)
+def _is_log_name(name: str) -> bool:
+    return ".json" in name or Path(name).suffix in _COMPRESSED
 
 
 def discover(paths: Iterable[str]) -> list[Path]:
     """Expand files, directories (recursively, files named like ``*.json*``) and globs.
 
-    Raises ``PathError`` naming the first argument that matches nothing or cannot be read.
+    Symbolic links to directories are followed, each real directory once, so a tree with
+    link loops is searched once, whether given as a directory or as a ``**`` glob. Returns
+    each file once (by its resolved path). Raises ``PathError`` naming the first argument
+    that matches nothing, cannot be read or is not a regular file (a named pipe would block
+    the run forever).
     """
     found: dict[Path, None] = {}
     for arg in paths:
-        matches = [Path(p) for p in sorted(glob.glob(arg, recursive=True))] or [Path(arg)]
-        for match in matches:
-            if match.is_dir():
-                for child in sorted(match.rglob("*")):
-                    if _is_log_file(child):
-                        found[child.resolve()] = None
-            elif match.is_file():
-                if not os.access(match, os.R_OK):
-                    raise PathError(f"cannot read {match}: permission denied")
-                found[match.resolve()] = None
-            else:
-                raise PathError(f"no such file or directory: {arg}")
+        matches = sorted(_glob(arg)) if glob.has_magic(arg) else []
+        for match in matches or [Path(arg)]:
+            for path in _expand(match, arg):
+                found[path] = None
     return list(found)
+
+
+def _expand(match: Path, arg: str) -> list[Path]:
+    """The log files of one match: itself if a regular file, those below it if a directory."""
+    try:
+        mode = match.stat().st_mode
+    except OSError:
+        raise PathError("no such file or directory", arg) from None
+    if stat.S_ISDIR(mode):
+        try:
+            os.scandir(match).close()
+        except OSError as exc:
+            raise PathError(f"cannot read directory ({exc.strerror})", arg) from None
+        return sorted(p.resolve() for p in _walk(match))
+    if not stat.S_ISREG(mode):
+        raise PathError(f"not a regular file ({_KINDS.get(stat.S_IFMT(mode), 'special')})", arg)
+    if not os.access(match, os.R_OK):
+        raise PathError("cannot read (permission denied)", arg)
+    return [match.resolve()]
+
+
+_KINDS = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def _real_dir(path: Path | str) -> tuple[int, int] | None:
+    """(device, inode) of the directory at ``path`` (links followed), None if it is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
+
+
+def _entries(directory: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as it:
+            return sorted(it, key=lambda e: e.name)
+    except OSError:  # unreadable or gone: searched like an empty one
+        return []
+
+
+def _walk(top: Path) -> Iterator[Path]:
+    """Log files below ``top``, entering each real directory once (links followed)."""
+    seen: set[tuple[int, int]] = set()
+    stack = [top]
+    while stack:
+        directory = stack.pop()
+        real = _real_dir(directory)
+        if real is None or real in seen:
+            continue
+        seen.add(real)
+        for entry in _entries(directory):
+            try:
+                if entry.is_dir():
+                    stack.append(Path(entry.path))
+                elif entry.is_file() and _is_log_name(entry.name):
+                    yield Path(entry.path)
+            except OSError:
+                continue
+
+
+def _glob(pattern: str) -> Iterator[Path]:
+    """Paths matching a shell ``pattern`` as :func:`glob.glob` with ``recursive=True`` finds
+    them (``*`` and ``**`` skip names starting with a dot), except that a ``**`` enters each
+    real directory once and, as the last part, stands for the directory itself."""
+    parts = [part for part in pattern.split(os.sep) if part]
+    expanded: set[tuple[int, int, int]] = set()  # (part, device, inode) a ** went through
+
+    def match(base: Path, i: int) -> Iterator[Path]:
+        part = parts[i]
+        last = i == len(parts) - 1
+        if part == "**":
+            real = _real_dir(base)
+            if real is None or (i, *real) in expanded:
+                return
+            expanded.add((i, *real))
+            if last:  # the directory and everything below it: searched as a directory
+                yield base
+                return
+            yield from match(base, i + 1)
+            for entry in _entries(base):
+                if not entry.name.startswith("."):
+                    yield from match(Path(entry.path), i)
+        elif glob.has_magic(part):
+            hidden = part.startswith(".")
+            for entry in _entries(base):
+                if fnmatch.fnmatchcase(entry.name, part) and (
+                    hidden or not entry.name.startswith(".")
+                ):
+                    yield from _next(Path(entry.path), i, last)
+        else:
+            yield from _next(base / part, i, last)
+
+    def _next(path: Path, i: int, last: bool) -> Iterator[Path]:
+        if last:
+            if os.path.lexists(path):
+                yield path
+        elif _real_dir(path) is not None:
+            yield from match(path, i + 1)
+
+    if not parts:
+        return iter(())
+    return match(Path(os.sep) if pattern.startswith(os.sep) else Path(), 0)
 
 
 def first_line_hash(path: Path) -> str | None:
