@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
 import os
 import random
@@ -88,18 +90,28 @@ def test_sample_logs_load_exactly(engine: Engine, tmp_path: Path) -> None:
             assert getattr(row, column) == value, (key, column)
 
 
+def dead_letter_rows(engine: Engine) -> list[tuple]:
+    d = DeadLetter
+    query = select(d.source, d.source_offset, d.reason, d.first_seen)
+    with engine.connect() as conn:
+        return list(conn.execute(query.order_by(d.source, d.source_offset)).all())
+
+
 def test_reingest_changes_nothing(engine: Engine, tmp_path: Path) -> None:
     write_sample_logs(tmp_path / "logs", SMALL)
     ingest(engine, tmp_path / "logs")
     before = snapshot(engine)
+    letters = dead_letter_rows(engine)
+    assert "truncated_line" in {row.reason for row in letters}
     again = ingest(engine, tmp_path / "logs")
-    # Only the still-unfinished last line of the live file is looked at again.
-    assert again.events_new == 0 and again.records == 1
-    assert again.dead_letters == {"truncated_line": 1}
-    assert again.files_unchanged == again.files - 1
+    # Even the live file, whose unfinished last line has not grown, is not read again.
+    assert again.files_unchanged == again.files and again.records == 0
+    assert not again.dead_letters and again.bytes_read == 0
+    assert dead_letter_rows(engine) == letters  # first_seen too
     full = ingest(engine, tmp_path / "logs", full=True)
     assert full.events_new == 0 and full.events_duplicate > 0
     assert snapshot(engine) == before
+    assert dead_letter_rows(engine) == letters  # found again where they were: first seen then
 
 
 def test_split_files_in_any_order_give_the_same_tables(
@@ -203,6 +215,105 @@ def test_compressed_files_are_read_once(engine: Engine, tmp_path: Path) -> None:
     assert first.events_new > 0 and again.files_unchanged == again.files
 
 
+PACK = {"": bytes, ".gz": gzip.compress, ".bz2": bz2.compress}
+
+
+class StopAfter:
+    """An ``on_progress`` that stops the run (like Ctrl-C) once ``batches`` have committed."""
+
+    def __init__(self, batches: int) -> None:
+        self.left = batches
+
+    def __call__(self, _stats: IngestStats) -> None:
+        self.left -= 1
+        if self.left == 0:
+            raise KeyboardInterrupt
+
+
+def clean_snapshot(request: pytest.FixtureRequest, tmp_path: Path, data: bytes) -> dict:
+    """The tables a clean run over ``data`` (one plain file) gives, in a fresh database."""
+    from cowrieprocessor.db.engine import create_engine_for_url
+    from cowrieprocessor.db.migrate import upgrade
+
+    clean = create_engine_for_url(request.getfixturevalue("empty_db_url"))
+    try:
+        upgrade(clean)
+        (tmp_path / "clean").mkdir(exist_ok=True)
+        (tmp_path / "clean/cowrie.json").write_bytes(data)
+        ingest(clean, tmp_path / "clean/cowrie.json")
+        return snapshot(clean)
+    finally:
+        clean.dispose()
+
+
+@pytest.mark.parametrize("suffix", PACK)
+def test_a_file_left_part_way_is_finished_by_the_next_run(
+    engine: Engine, tmp_path: Path, request: pytest.FixtureRequest, suffix: str
+) -> None:
+    events = clean_events(SMALL)
+    data = b"".join(json.dumps(e).encode() + b"\n" for e in events)
+    log = tmp_path / f"cowrie.json.2024-03-01{suffix}"
+    log.write_bytes(PACK[suffix](data))
+    loader = Loader(engine, batch_size=100, on_progress=StopAfter(2))
+    with pytest.raises(KeyboardInterrupt):
+        loader.ingest([log])
+    assert loader.stats.events_new == 200
+    again = ingest(engine, log, batch_size=100)
+    assert again.files_unchanged == 0 and again.files_reread == 0  # resumed at the cursor
+    assert again.records == len(events) - 200 and again.events_new == len(events) - 200
+    assert ingest(engine, log).files_unchanged == 1  # and now it is done
+    assert snapshot(engine) == clean_snapshot(request, tmp_path, data)
+
+
+@pytest.mark.parametrize("suffix", PACK)
+def test_a_read_error_is_retried_by_the_next_run(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    from cowrieprocessor.ingest import batches
+    from cowrieprocessor.ingest.reader import Record, read_records
+
+    def failing_after(count: int) -> object:
+        def read(path: Path, start: int = 0) -> object:
+            for n, record in enumerate(read_records(path, start)):
+                if n == count:
+                    yield Record(record.offset, record.offset, b"OSError: EIO", True, "read_error")
+                    return
+                yield record
+
+        return read
+
+    events = clean_events(SMALL)
+    data = b"".join(json.dumps(e).encode() + b"\n" for e in events)
+    log = tmp_path / f"cowrie.json{suffix}"
+    log.write_bytes(PACK[suffix](data))
+    monkeypatch.setattr(batches, "read_records", failing_after(150))  # a disk error
+    first = ingest(engine, log, batch_size=100)
+    assert first.events_new == 150 and first.dead_letters == {"read_error": 1}
+    monkeypatch.undo()
+    again = ingest(engine, log, batch_size=100)
+    assert again.events_new == len(events) - 150 and not again.dead_letters
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(DeadLetter)) == 0
+        assert conn.scalar(select(func.count()).select_from(RawEvent)) == len(events)
+
+
+def test_a_copytruncate_that_starts_with_the_same_line_is_read_again(
+    engine: Engine, tmp_path: Path
+) -> None:
+    events = clean_events(SMALL)
+    log = tmp_path / "cowrie.json"
+    write_lines(log, events[:300])
+    ingest(engine, log)
+    # copytruncate, then the sensor wrote the same first event again and more after it,
+    # past the old cursor: same inode, same first line, bigger than the cursor.
+    with log.open("r+b") as fh:
+        fh.truncate(0)
+        fh.write(b"".join(json.dumps(e).encode() + b"\n" for e in events[:1] + events[300:700]))
+    stats = ingest(engine, log)
+    assert stats.files_reread == 1 and stats.records == 401
+    assert (stats.events_new, stats.events_duplicate) == (400, 1)
+
+
 def test_a_damaged_file_is_set_aside_and_the_run_goes_on(engine: Engine, tmp_path: Path) -> None:
     events = clean_events(SMALL)
     logs = tmp_path / "logs"
@@ -216,8 +327,11 @@ def test_a_damaged_file_is_set_aside_and_the_run_goes_on(engine: Engine, tmp_pat
     with engine.connect() as conn:
         letter = conn.execute(select(DeadLetter.source, DeadLetter.raw)).one()
     assert letter.source.endswith("b.json.gz") and "Not a gzipped file" in letter.raw
-    again = ingest(engine, logs)  # compressed logs are immutable: not read again
-    assert again.files_unchanged == 3 and not again.dead_letters
+    letters = dead_letter_rows(engine)
+    again = ingest(engine, logs)  # tried again: the error may have been the disk's
+    assert again.files_unchanged == 2 and again.records == 1 and again.events_new == 0
+    assert again.dead_letters == {"read_error": 1}
+    assert dead_letter_rows(engine) == letters  # the same dead letter, first seen then
 
 
 def test_values_longer_than_their_columns_behave_alike(engine: Engine, tmp_path: Path) -> None:

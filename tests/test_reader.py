@@ -10,12 +10,16 @@ from pathlib import Path
 import pytest
 
 from cowrieprocessor.ingest.reader import (
+    END,
+    TAIL_BYTES,
     PathError,
     discover,
     first_line_hash,
     iter_records,
     open_log,
     read_records,
+    tail_hash,
+    tail_hash_at,
 )
 
 
@@ -109,8 +113,33 @@ def got_message(path: Path) -> bytes:
 def test_read_records_resumes_at_an_offset(tmp_path: Path) -> None:
     (tmp_path / "c.json.gz").write_bytes(gzip.compress(b'{"a":1}\n{"b":2}\n'))
     assert [(r.offset, r.data) for r in read_records(tmp_path / "c.json.gz", 8)] == [
-        (8, b'{"b":2}\n')
+        (8, b'{"b":2}\n'),
+        (16, b""),  # the end of the stream
     ]
+
+
+def test_a_whole_read_ends_with_an_end_record_after_blank_lines(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_bytes(b'{"a":1}\n\n  \n')
+    (tmp_path / "b.json.bz2").write_bytes(bz2.compress(b'{"a":1}\n{"b":'))
+    got = list(read_records(tmp_path / "a.json"))
+    assert [(r.offset, r.end, r.problem) for r in got] == [(0, 8, None), (12, 12, END)]
+    got = list(read_records(tmp_path / "b.json.bz2"))
+    assert [(r.complete, r.problem) for r in got] == [(True, None), (False, None), (True, END)]
+    assert got[-1].offset == 13
+
+
+def test_tail_hash_identifies_the_last_line_before_an_offset(tmp_path: Path) -> None:
+    long_line = b'{"c":"' + b"y" * (2 * TAIL_BYTES) + b'"}\n'
+    data = b'{"a":1}\n{"b":2}\n' + long_line + b'{"d":4}\n'
+    for name, pack in (("a.json", bytes), ("a.json.gz", gzip.compress)):
+        (tmp_path / name).write_bytes(pack(data))
+        cuts = [r.end for r in read_records(tmp_path / name) if r.problem is None]
+        got = [tail_hash_at(tmp_path / name, cut) for cut in cuts]
+        # The same hash from the record's own bytes, whatever the line's length.
+        assert got == [tail_hash(r.data) for r in records(data)]
+        assert len(set(got)) == len(got)
+        assert tail_hash_at(tmp_path / name, len(data) + 1) is None  # shorter than that
+    assert tail_hash(b'{"b":2}\n\n \n') == tail_hash(b'{"a":1}\n{"b":2}\n')
 
 
 def test_discover_files_dirs_and_globs(tmp_path: Path) -> None:

@@ -151,7 +151,13 @@ class FileTransfer(Base):
 
 
 class IngestSource(Base):
-    """Read position of one log file, so the next run reads only what was appended."""
+    """Read position of one log file, so the next run reads only what was appended.
+
+    ``offset`` counts bytes of the (decompressed) stream; ``complete`` says the last read
+    reached the end of the file (not stopped by a crash, Ctrl-C or a read error), which then
+    had ``size`` bytes (the compressed size for ``.gz`` / ``.bz2``); ``tail_hash`` identifies
+    the last line before ``offset``, checked before resuming there.
+    """
 
     __tablename__ = "ingest_sources"
 
@@ -163,6 +169,8 @@ class IngestSource(Base):
     offset: Mapped[int] = mapped_column(BigInteger)
     first_line_hash: Mapped[str | None] = mapped_column(String(32))
     last_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    complete: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    tail_hash: Mapped[str | None] = mapped_column(String(32))
 
 
 class DeadLetter(Base):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cowrieprocessor.ingest.parse import BadRecord, parse_fields
-from cowrieprocessor.ingest.reader import read_records
+from cowrieprocessor.ingest.reader import END, read_records, tail_hash
 from cowrieprocessor.ingest.sessions import SessionFacts
 
 SessionKey = tuple[str, str]
@@ -38,12 +38,18 @@ SessionRows = tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]
 
 
 class PreparedBatch(NamedTuple):
-    """A stretch of a file ready to write, ending at byte ``position``.
+    """A stretch of a file ready to write, from byte ``start`` to byte ``position``.
 
     ``rows`` holds each distinct event of the batch once (its first occurrence), stamped
     ``ingested_at`` = ``stamp``; ``sessions`` the rows of every session of the batch
     computed from those events alone, which is the whole session when the database does
     not know it yet. Only plain values inside, so it crosses processes as :mod:`marshal`.
+
+    The last batch of a read says how it ``ended``: :data:`ENDED` (the end of the file was
+    reached; a plain file may still wait there for the rest of an unfinished last line,
+    which ends at ``seen``) or ``"read_error"``. Other batches have ``ended`` None: the read
+    goes on. ``tail`` is :func:`~cowrieprocessor.ingest.reader.tail_hash` of the bytes
+    before ``position`` (None when unknown), to check later that they are still there.
     """
 
     rows: list[EventRow]
@@ -51,8 +57,12 @@ class PreparedBatch(NamedTuple):
     events: int  # parsed events, duplicates within the batch included
     dead: list[tuple[int, str, bytes]]  # (offset, reason, raw record)
     records: int
+    start: int
     position: int
+    seen: int
     stamp: str
+    tail: str | None
+    ended: str | None
 
     def encode(self) -> bytes:
         """The batch as bytes, to cross from the child process."""
@@ -91,17 +101,41 @@ def prepare_batches(
     facts: dict[SessionKey, SessionFacts] = {}
     dead: list[tuple[int, str, bytes]] = []
     events = records = 0
-    position = start
+    position = batch_start = seen = start
+    tail: bytes | None = None  # the last record before position, if its bytes are known
+    ended: str | None = None
     stamp = _now()
 
     def finish() -> PreparedBatch:
         sessions = {key: session_rows(session) for key, session in facts.items()}
-        return PreparedBatch(list(rows.values()), sessions, events, dead, records, position, stamp)
+        return PreparedBatch(
+            list(rows.values()),
+            sessions,
+            events,
+            dead,
+            records,
+            batch_start,
+            position,
+            seen,
+            stamp,
+            None if tail is None else tail_hash(tail),
+            ended,
+        )
 
     for offset, end, data, complete, problem in read_records(path, start):
+        seen = end
+        if problem == END:
+            position = end  # past any blank lines
+            ended = END
+            break
         records += 1
         if problem is not None:
             dead.append((offset, problem, data))
+            if problem == "read_error":
+                ended = problem
+                break
+            # Of an oversized record only the start is kept, so its last line is unknown.
+            tail = None if problem == "oversized_record" else data
         else:
             try:
                 h, session_id, sensor, kind, ts, src_ip, text, payload = parse_fields(
@@ -111,6 +145,7 @@ def prepare_batches(
                 if not complete:
                     dead.append((offset, "truncated_line", data))
                     if not compressed:
+                        ended = END  # read to the end; waits there for the rest of the line
                         break
                 else:
                     dead.append((offset, bad.reason, data))
@@ -123,6 +158,7 @@ def prepare_batches(
                     if session is None:
                         session = facts[sensor, session_id] = SessionFacts(sensor, session_id)
                     session.add(kind, ts, h, src_ip, payload)
+            tail = data
         position = end
         if events + len(dead) >= batch_size:
             # Hand the batch over holding no reference to it here, so the consumer
@@ -130,6 +166,7 @@ def prepare_batches(
             full = [finish()]
             rows, facts, dead = {}, {}, []
             events = records = 0
+            batch_start = position
             stamp = _now()
             yield full.pop()
     yield finish()

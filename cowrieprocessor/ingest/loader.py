@@ -9,6 +9,7 @@ position of the last committed batch, and event hashes absorb any overlap.
 from __future__ import annotations
 
 import gc
+import itertools
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cowrieprocessor.db.bulk import insert_rows
@@ -34,7 +35,13 @@ from cowrieprocessor.ingest.batches import (
     session_rows,
 )
 from cowrieprocessor.ingest.child import ChildProcess
-from cowrieprocessor.ingest.reader import first_line_hash, is_compressed, path_text
+from cowrieprocessor.ingest.reader import (
+    END,
+    first_line_hash,
+    is_compressed,
+    path_text,
+    tail_hash_at,
+)
 from cowrieprocessor.rollups.dirty import mark_touched_buckets
 
 #: Raw text kept of a dead letter (characters).
@@ -99,6 +106,8 @@ class _FilePlan:
     device: int
     first_line_hash: str | None
     reread: bool
+    compressed: bool
+    tail: str | None = None  # tail_hash before ``start`` (then before each committed batch)
 
 
 ProgressCallback = Callable[[IngestStats], None]
@@ -127,29 +136,40 @@ class Loader:
     # -- planning ---------------------------------------------------------------------------
 
     def _plan(self, conn: Connection, path: Path) -> _FilePlan | None:
+        """Where to read ``path`` from, or None when nothing of it is new.
+
+        A file is unchanged only when its last read reached its end and it has the same
+        identity (device and inode, first line), size and last line before the cursor.
+        A file left part-way (crash, Ctrl-C, read error) is resumed at its cursor, a
+        compressed one too (decompressing up to there). A rotated, replaced or truncated
+        file, or one whose bytes before the cursor changed, is read again from the start.
+        """
         st = path.stat()
         key = path_text(path)
         query = select(IngestSource.__table__).where(IngestSource.path == key)
         state = conn.execute(query).first()
-        fl_hash = first_line_hash(path)
-        plan = _FilePlan(path, key, 0, st.st_size, st.st_ino, st.st_dev, fl_hash, reread=False)
+        compressed = is_compressed(path)
+        plan = _FilePlan(
+            path, key, 0, st.st_size, st.st_ino, st.st_dev, first_line_hash(path), False, compressed
+        )
         if state is None or self.full:
             plan.reread = state is not None
             return plan
-        replaced = (state.inode, state.device) != (st.st_ino, st.st_dev) or (
-            state.first_line_hash != fl_hash
+        same = (state.inode, state.device) == (st.st_ino, st.st_dev) and (
+            state.first_line_hash == plan.first_line_hash
         )
-        if is_compressed(path):
-            if not replaced and state.size == st.st_size:
-                return None  # compressed logs are immutable: nothing new
+        # A compressed file is written once: another size is another file.
+        same = same and (st.st_size == state.size if compressed else st.st_size >= state.offset)
+        unchanged = state.complete and st.st_size == state.size
+        if same and state.offset and state.tail_hash and not (compressed and unchanged):
+            same = tail_hash_at(path, state.offset) == state.tail_hash
+        if not same:
             plan.reread = True
             return plan
-        if replaced or st.st_size < state.offset:  # rotated, replaced or truncated
-            plan.reread = True
-            return plan
-        if st.st_size == state.offset:
+        if unchanged:
             return None
         plan.start = state.offset
+        plan.tail = state.tail_hash
         return plan
 
     # -- running ----------------------------------------------------------------------------
@@ -170,7 +190,7 @@ class Loader:
                     plans.append(plan)
             self.stats.files = len(paths)
             self.stats.files_done = self.stats.files_unchanged
-            self.stats.bytes_total = sum(max(p.size - p.start, 0) for p in plans)
+            self.stats.bytes_total = sum(_to_read(p) for p in plans)
             with ChildProcess() as child:
                 if any(_is_big(p) for p in plans):
                     child.start()  # its start-up overlaps the rest of the set-up
@@ -198,14 +218,12 @@ class Loader:
             self.on_progress(self.stats)
 
     def _ingest_file(self, conn: Connection, plan: _FilePlan, child: ChildProcess) -> None:
-        compressed = is_compressed(plan.path)
         read_base = self.stats.bytes_read
-        clear_dead_from: int | None = plan.start  # first batch: forget old dead letters
         produce = partial(
             prepare_batches,
             plan.path,
             plan.start,
-            compressed=compressed,
+            compressed=plan.compressed,
             default_sensor=self.default_sensor,
             batch_size=self.batch_size,
             source=plan.key,
@@ -217,10 +235,9 @@ class Loader:
             batches = produce()
         for batch in batches:
             self.stats.records += batch.records
-            self._write_batch(conn, plan, batch, clear_dead_from)
-            clear_dead_from = None
+            self._write_batch(conn, plan, batch)
             self.stats.current_offset = batch.position
-            done = plan.size if compressed else batch.position - plan.start
+            done = plan.size if plan.compressed else batch.position - plan.start
             self.stats.bytes_read = read_base + done
             del batch  # free the batch before collecting: nothing of it is garbage
             gc.collect(0)
@@ -228,15 +245,8 @@ class Loader:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def _write_batch(
-        self,
-        conn: Connection,
-        plan: _FilePlan,
-        batch: PreparedBatch,
-        clear_dead_from: int | None,
-    ) -> None:
+    def _write_batch(self, conn: Connection, plan: _FilePlan, batch: PreparedBatch) -> None:
         now = datetime.fromisoformat(batch.stamp).replace(tzinfo=UTC)
-        dead = batch.dead
         with conn.begin():
             if conn.dialect.name == "postgresql":
                 # One writer at a time: a batch must see every other batch's sessions whole.
@@ -245,17 +255,12 @@ class Loader:
             new = self._store_events(conn, batch, now)
             self.stats.events_new += new
             self.stats.events_duplicate += batch.events - new
-            if clear_dead_from is not None:
-                conn.execute(
-                    delete(DeadLetter).where(
-                        DeadLetter.source == plan.key, DeadLetter.source_offset >= clear_dead_from
-                    )
-                )
-            if dead:
-                _insert_dead_letters(conn, plan.key, dead, now)
-                for _, reason, _ in dead:
-                    self.stats.dead_letters[reason] += 1
-            _save_cursor(conn, plan, batch.position, now)
+            _replace_dead_letters(conn, plan.key, batch, now)
+            for _, reason, _ in batch.dead:
+                self.stats.dead_letters[reason] += 1
+            if batch.position != batch.start:
+                plan.tail = batch.tail
+            _save_cursor(conn, plan, batch, now)
 
     def _store_events(self, conn: Connection, batch: PreparedBatch, now: datetime) -> int:
         """Insert the batch's new events, recompute the sessions they belong to; return how
@@ -299,8 +304,13 @@ class Loader:
         return len(rows)
 
 
+def _to_read(plan: _FilePlan) -> int:
+    """Bytes of the file the plan reads (all of a compressed one: its stream is unknown)."""
+    return plan.size if plan.compressed else max(plan.size - plan.start, 0)
+
+
 def _is_big(plan: _FilePlan) -> bool:
-    return plan.size - plan.start >= CHILD_MIN_BYTES
+    return _to_read(plan) >= CHILD_MIN_BYTES
 
 
 @contextmanager
@@ -334,9 +344,28 @@ def _insert_events(conn: Connection, rows: list[EventRow]) -> int:
     )
 
 
-def _insert_dead_letters(
-    conn: Connection, source: str, dead: list[tuple[int, str, bytes]], now: datetime
+def _replace_dead_letters(
+    conn: Connection, source: str, batch: PreparedBatch, now: datetime
 ) -> None:
+    """Make the dead letters of the batch's stretch of the file the batch's own.
+
+    Dead letters of the stretch that the batch did not find again go (the last batch of a
+    read owns the rest of the file too). One found again at the same offset for the same
+    reason keeps its ``first_seen``: a record set aside run after run (a last line that
+    never ends) is one dead letter, first seen once.
+    """
+    table = DeadLetter.__table__
+    after = (table.c.source == source) & (table.c.source_offset > bindparam("low"))
+    lows = [batch.start - 1, *sorted({offset for offset, _, _ in batch.dead})]
+    gaps = [{"low": low, "high": high} for low, high in itertools.pairwise(lows) if high > low + 1]
+    if batch.ended is None:
+        gaps.append({"low": lows[-1], "high": batch.position})
+    else:
+        conn.execute(delete(table).where(after), {"low": lows[-1]})
+    if gaps:
+        conn.execute(delete(table).where(after, table.c.source_offset < bindparam("high")), gaps)
+    if not batch.dead:
+        return
     rows = [
         {
             "source": source,
@@ -345,10 +374,19 @@ def _insert_dead_letters(
             "raw": _printable(data),
             "first_seen": now,
         }
-        for offset, reason, data in dead
+        for offset, reason, data in batch.dead
     ]
-    stmt = _dialect_insert(conn)(DeadLetter).on_conflict_do_nothing(
-        index_elements=["source", "source_offset"]
+    stmt = _dialect_insert(conn)(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["source", "source_offset"],
+        set_={
+            "reason": stmt.excluded.reason,
+            "raw": stmt.excluded.raw,
+            "first_seen": case(
+                (table.c.reason == stmt.excluded.reason, table.c.first_seen),
+                else_=stmt.excluded.first_seen,
+            ),
+        },
     )
     conn.execute(stmt, rows)
 
@@ -357,15 +395,20 @@ def _printable(data: bytes) -> str:
     return data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")[:DEAD_LETTER_TEXT]
 
 
-def _save_cursor(conn: Connection, plan: _FilePlan, position: int, now: datetime) -> None:
+def _save_cursor(conn: Connection, plan: _FilePlan, batch: PreparedBatch, now: datetime) -> None:
+    complete = batch.ended == END
+    # A plain file read to its end had ``seen`` bytes (more than at planning if it grew).
+    size = batch.seen if complete and not plan.compressed else plan.size
     values = {
         "path": plan.key,
         "inode": plan.inode,
         "device": plan.device,
-        "size": plan.size,
-        "offset": position,
+        "size": size,
+        "offset": batch.position,
         "first_line_hash": plan.first_line_hash,
         "last_run_at": now,
+        "complete": complete,
+        "tail_hash": plan.tail,
     }
     stmt = _dialect_insert(conn)(IngestSource).values(**values)
     stmt = stmt.on_conflict_do_update(

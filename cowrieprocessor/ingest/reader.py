@@ -24,10 +24,16 @@ MAX_RECORD_BYTES = 16 * 1024 * 1024
 #: A pretty-printed event longer than this many lines is taken as unterminated.
 MAX_RECORD_LINES = 10_000
 _FIRST_LINE_BYTES = 64 * 1024
+#: How much of the bytes before a cursor :func:`tail_hash` looks at.
+TAIL_BYTES = 4096
 _COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open}
 #: What reading a found log can raise: a file gone or unreadable since it was found, a disk
 #: error, damaged gzip or bzip2 data (``OSError``, ``EOFError`` or ``zlib.error``).
 READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+#: ``problem`` of the empty record :func:`read_records` ends a fully read stream with.
+END = "end"
 
 
 class Record(NamedTuple):
@@ -213,19 +219,42 @@ def first_line_hash(path: Path) -> str | None:
     return hashlib.blake2b(line, digest_size=16).hexdigest() if line else None
 
 
+def tail_hash(data: bytes) -> str:
+    """Hash of the last line of ``data`` (its trailing white space left out, at most
+    :data:`TAIL_BYTES`): what identifies the bytes a cursor was left after."""
+    window = data[-TAIL_BYTES:].rstrip()
+    line = window[window.rfind(b"\n") + 1 :]
+    return hashlib.blake2b(line, digest_size=16).hexdigest()
+
+
+def tail_hash_at(path: Path, offset: int) -> str | None:
+    """:func:`tail_hash` of the bytes before ``offset`` of the log's (decompressed) stream, as
+    they are now; None if the stream is shorter or cannot be read. Costs a seek in a plain
+    file, decompressing up to ``offset`` in a compressed one."""
+    start = max(0, offset - TAIL_BYTES)
+    try:
+        with open_log(path) as fh:
+            fh.seek(start)
+            data = fh.read(offset - start)
+    except READ_ERRORS:
+        return None
+    return tail_hash(data) if len(data) == offset - start else None
+
+
 def read_records(path: Path, start: int = 0) -> Iterator[Record]:
     """The records of the log at ``path`` from byte ``start`` of its (decompressed) stream.
 
-    If reading fails, the records read so far stand and a last ``read_error`` record, at the
-    end of the last good one, carries the error message: the rest of the file is set aside
-    and the run goes on.
+    The last record is an empty one with problem :data:`END` at the end of the stream (after
+    any blank lines), when the whole file could be read. If reading fails, the records read
+    so far stand and a last ``read_error`` record, at the end of the last good one, carries
+    the error message instead: the rest of the file is set aside and the run goes on.
     """
     offset = start
     try:
         with open_log(path) as fh:
             if start:
                 fh.seek(start)
-            for record in iter_records(fh, start):
+            for record in iter_records(fh, start, end_marker=True):
                 offset = record.end
                 yield record
     except READ_ERRORS as exc:
@@ -233,8 +262,9 @@ def read_records(path: Path, start: int = 0) -> Iterator[Record]:
         yield Record(offset, offset, message, True, "read_error")
 
 
-def iter_records(fh: BinaryIO, start: int = 0) -> Iterator[Record]:
-    """Yield records from ``fh`` positioned at byte ``start`` of the (decompressed) stream."""
+def iter_records(fh: BinaryIO, start: int = 0, *, end_marker: bool = False) -> Iterator[Record]:
+    """Yield records from ``fh`` positioned at byte ``start`` of the (decompressed) stream,
+    with ``end_marker`` then an empty ``"end"`` record at the end of the stream."""
     offset = start
     readline = fh.readline
     block: list[bytes] = []
@@ -278,3 +308,5 @@ def iter_records(fh: BinaryIO, start: int = 0) -> Iterator[Record]:
             yield Record(line_start, offset, line, False)
     if block:
         yield Record(block_start, offset, b"".join(block), False)
+    if end_marker:
+        yield Record(offset, offset, b"", True, END)
