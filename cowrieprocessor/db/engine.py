@@ -22,13 +22,15 @@ def _setup_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in (
+            # First: the pragmas after it wait for a lock too (another process creating
+            # the database, or holding its write lock).
+            "busy_timeout=60000",
             # Takes effect only on a database still empty. Half as many pages to write per
             # batch: each is a write() of its own into the WAL, and a bulk load ran 15-20 %
             # faster (docs/benchmarks.md). Must come before WAL mode fixes the page size.
             "page_size=8192",
             "journal_mode=WAL",
             "synchronous=NORMAL",
-            "busy_timeout=60000",
             "foreign_keys=ON",
             "temp_store=MEMORY",
             "cache_size=-65536",
