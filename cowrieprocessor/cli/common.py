@@ -158,42 +158,54 @@ def progress_bar(console: Console, *columns: ProgressColumn) -> Progress:
 
 
 class Interrupted(KeyboardInterrupt):
-    """The user asked the running command to stop (Ctrl-C), and it stopped at a safe point."""
+    """The user asked the running command to stop (Ctrl-C, or SIGTERM from a service
+    manager), and it stopped at a safe point; ``signum`` is the signal that asked."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 @contextmanager
 def stop_on_ctrl_c(console: Console) -> Iterator[Callable[[], None]]:
-    """Let a first Ctrl-C stop the work at its next safe point instead of wherever it is.
+    """Let a first Ctrl-C or SIGTERM stop the work at its next safe point instead of
+    wherever it is.
 
     Yields ``check``: call it where stopping loses nothing (after a commit, between steps
-    of one transaction); it raises :class:`Interrupted` once Ctrl-C was pressed. A second
-    Ctrl-C interrupts at once, as usual. Nested uses share the outermost one.
+    of one transaction); it raises :class:`Interrupted` once a stop was asked for. A second
+    Ctrl-C interrupts at once, as usual, and a second SIGTERM ends the process at once.
+    Nested uses share the outermost one.
     """
     global _stop_requested
     requested = _stop_requested
-    # Only the outermost use in the main thread installs the handler (signal handlers
+    # Only the outermost use in the main thread installs the handlers (signal handlers
     # belong to the main thread); nested uses see its request.
     owner = requested is None and threading.current_thread() is threading.main_thread()
+    asked: list[int] = []  # the signal that asked to stop
 
     def check() -> None:
         if requested is not None and requested.is_set():
-            raise Interrupted
+            raise Interrupted(asked[0] if asked else signal.SIGINT)
 
-    def on_sigint(_signum: int, _frame: object) -> None:
+    def on_signal(signum: int, _frame: object) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         assert requested is not None
+        asked.append(signum)
         requested.set()
-        console.print("stopping at the next safe point; Ctrl-C again to stop at once")
+        again = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+        console.print(f"stopping at the next safe point; {again} again to stop at once")
 
     if not owner:
         yield check
         return
     requested = _stop_requested = threading.Event()
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield check
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         _stop_requested = None
 
 
@@ -215,9 +227,11 @@ def user_errors(func: F) -> F:
             raise click.ClickException(f"{_database_label()}: {reason}") from None
         except SQLAlchemyError as exc:
             raise click.ClickException(f"database error: {exc.__class__.__name__}: {exc}") from None
-        except KeyboardInterrupt:  # Interrupted too
-            interrupted = click.ClickException("interrupted; work already committed is kept")
-            interrupted.exit_code = 130  # 128 + SIGINT, as shells report it
+        except KeyboardInterrupt as exc:  # Interrupted too
+            signum = getattr(exc, "signum", signal.SIGINT)
+            what = "interrupted" if signum == signal.SIGINT else "stopped by SIGTERM"
+            interrupted = click.ClickException(f"{what}; work already committed is kept")
+            interrupted.exit_code = 128 + signum  # 130 or 143, as shells report them
             raise interrupted from None
         except BrokenPipeError:
             raise  # the reader went away (| head): click exits quietly

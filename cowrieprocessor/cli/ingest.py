@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import orjson
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from cowrieprocessor.cli.common import (
     AppContext,
+    Interrupted,
     pass_app,
     progress_bar,
     refresh_line,
@@ -31,8 +33,13 @@ from cowrieprocessor.cli.common import (
     summary_table,
     user_errors,
 )
+from cowrieprocessor.ingest.child import ChildFailed
 from cowrieprocessor.ingest.loader import DEFAULT_BATCH_SIZE, IngestStats, Loader
 from cowrieprocessor.ingest.reader import PathError, discover, path_text
+
+if TYPE_CHECKING:
+    from cowrieprocessor.enrichment.runner import ProviderRun
+    from cowrieprocessor.rollups.refresh import RefreshStats
 
 
 def summary_dict(stats: IngestStats) -> dict[str, object]:
@@ -129,26 +136,46 @@ def command(
         files = _discover(paths)
         engine = app.engine(create=True)
         loader = Loader(engine, default_sensor=sensor, batch_size=batch_size, full=full)
-        stats = _load(app, loader, files, paths, console, check_stop)
-        runs = []
-        if enrich is not False:  # after the batches: enrichment never slows loading
-            providers = select_providers((), offline_only=False, online=bool(enrich), config=None)
-            runs = run_enrichment(app, engine, providers, console, check_stop=check_stop)
-        refreshed = None if no_refresh else run_refresh(engine, console, app.status("refresh"))
-        if as_json:
-            doc = summary_dict(stats) | ({"refresh": refreshed.as_dict()} if refreshed else {})
-            if runs:
-                doc["enrichment"] = [r.as_dict() for r in runs]
-            click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
-        else:
-            Console(highlight=False).print(_summary_table(stats))
-            if runs:
-                Console(highlight=False).print(summary_table(runs))
-            if refreshed is not None:
-                Console(highlight=False).print(escape(refresh_line(refreshed)))
+        runs: list[ProviderRun] = []
+        try:
+            stats = _load(app, loader, files, paths, console, check_stop)
+            if enrich is not False:  # after the batches: enrichment never slows loading
+                providers = select_providers(
+                    (), offline_only=False, online=bool(enrich), config=None
+                )
+                runs = run_enrichment(app, engine, providers, console, check_stop=check_stop)
+            refreshed = None if no_refresh else run_refresh(engine, console, app.status("refresh"))
+        except Interrupted:  # stopped at a safe point: what was done is still worth telling
+            _print_summary(loader.stats, runs, None, as_json, interrupted=True)
+            raise
+        except ChildFailed as exc:
+            raise click.ClickException(f"{exc}; work already committed is kept") from None
+        _print_summary(stats, runs, refreshed, as_json, interrupted=False)
+        for line in stop_lines(runs):
+            console.print(escape(line))
+
+
+def _print_summary(
+    stats: IngestStats,
+    runs: list[ProviderRun],
+    refreshed: RefreshStats | None,
+    as_json: bool,
+    *,
+    interrupted: bool,
+) -> None:
+    if as_json:
+        doc = summary_dict(stats) | {"interrupted": interrupted}
+        if refreshed is not None:
+            doc["refresh"] = refreshed.as_dict()
         if runs:
-            for line in stop_lines(runs):
-                console.print(escape(line))
+            doc["enrichment"] = [r.as_dict() for r in runs]
+        click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        return
+    Console(highlight=False).print(_summary_table(stats))
+    if runs:
+        Console(highlight=False).print(summary_table(runs))
+    if refreshed is not None:
+        Console(highlight=False).print(escape(refresh_line(refreshed)))
 
 
 def _discover(paths: tuple[str, ...]) -> list[Path]:
@@ -200,7 +227,11 @@ def _load(
             check_stop()  # called after each committed batch
 
         loader.on_progress = on_progress
-        stats = loader.ingest(files)
+        try:
+            stats = loader.ingest(files)
+        except Interrupted:
+            status.update(_counters(loader.stats), summary=summary_dict(loader.stats))
+            raise
         status.update(_counters(stats))
         status.finish(current_file=None, checkpoint=None, summary=summary_dict(stats))
     return stats

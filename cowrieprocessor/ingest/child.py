@@ -106,7 +106,9 @@ class ChildProcess:
 
     def _died(self, process: subprocess.Popen[bytes]) -> ChildFailed:
         self._end(process)
-        return ChildFailed(f"batch reader process failed (exit status {process.returncode})")
+        code = process.returncode
+        how = f"killed by {_signal_name(-code)}" if code < 0 else f"exit status {code}"
+        return ChildFailed(f"the batch reader process died ({how})")
 
     def close(self) -> None:
         """End the child (see :meth:`_end`)."""
@@ -130,6 +132,13 @@ class ChildProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 def serve() -> None:

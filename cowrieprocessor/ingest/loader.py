@@ -175,31 +175,37 @@ class Loader:
     # -- running ----------------------------------------------------------------------------
 
     def ingest(self, paths: Sequence[Path]) -> IngestStats:
-        """Read every path (already expanded) and return the run's statistics."""
+        """Read every path (already expanded) and return the run's statistics.
+
+        ``stats`` holds what was done so far when the run stops early (an exception from
+        ``on_progress``, such as Ctrl-C at a safe point, or a failure).
+        """
         started = time.perf_counter()
         self._started_at = datetime.now(UTC)
-        with _young_gc_only(), self.engine.connect() as conn:
-            conn.execution_options(sqlite_begin="IMMEDIATE")
-            plans = []
-            for path in paths:
-                plan = self._plan(conn, path)
-                conn.rollback()
-                if plan is None:
-                    self.stats.files_unchanged += 1
-                else:
-                    plans.append(plan)
-            self.stats.files = len(paths)
-            self.stats.files_done = self.stats.files_unchanged
-            self.stats.bytes_total = sum(_to_read(p) for p in plans)
-            with ChildProcess() as child:
-                if any(_is_big(p) for p in plans):
-                    child.start()  # its start-up overlaps the rest of the set-up
-                summaries.prepare(conn)
-                conn.commit()
-                with background_checkpoints(conn):
-                    self._ingest_files(conn, plans, started, child)
-        self.stats.current_file = None
-        self.stats.seconds = time.perf_counter() - started
+        try:
+            with _young_gc_only(), self.engine.connect() as conn:
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+                plans = []
+                for path in paths:
+                    plan = self._plan(conn, path)
+                    conn.rollback()
+                    if plan is None:
+                        self.stats.files_unchanged += 1
+                    else:
+                        plans.append(plan)
+                self.stats.files = len(paths)
+                self.stats.files_done = self.stats.files_unchanged
+                self.stats.bytes_total = sum(_to_read(p) for p in plans)
+                with ChildProcess() as child:
+                    if any(_is_big(p) for p in plans):
+                        child.start()  # its start-up overlaps the rest of the set-up
+                    summaries.prepare(conn)
+                    conn.commit()
+                    with background_checkpoints(conn):
+                        self._ingest_files(conn, plans, started, child)
+        finally:
+            self.stats.current_file = None
+            self.stats.seconds = time.perf_counter() - started
         return self.stats
 
     def _ingest_files(
