@@ -7,12 +7,11 @@ import gzip
 import json
 import os
 import random
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from dbhelpers import table_rows
+from dbhelpers import snapshot
 from reference import load_events, session_summaries
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -30,36 +29,10 @@ from cowrieprocessor.ingest.reader import discover
 from cowrieprocessor.samples import SampleConfig, generate_sessions, write_sample_logs
 
 SMALL = SampleConfig(seed=7, days=3, sessions_per_day=40, compress="gz")
-#: Columns that record when something was written rather than what the data says.
-VOLATILE = (
-    "id",
-    "updated_at",
-    "ingested_at",
-    "last_run_at",
-    "first_seen",
-    "source",
-    "source_offset",
-)
 
 
 def ingest(engine: Engine, *paths: Path, **options: object) -> IngestStats:
     return Loader(engine, **options).ingest(discover([str(p) for p in paths]))
-
-
-def snapshot(engine: Engine) -> dict[str, list]:
-    """Every derived table, minus bookkeeping columns, for equality checks."""
-    return {
-        "raw_events": table_rows(engine, "raw_events", "event_hash", VOLATILE),
-        "session_summaries": table_rows(
-            engine, "session_summaries", "sensor, session_id", VOLATILE
-        ),
-        "command_stats": table_rows(
-            engine, "command_stats", "sensor, session_id, command", VOLATILE
-        ),
-        "files": table_rows(
-            engine, "files", "sensor, session_id, direction, url, shasum, outfile", VOLATILE
-        ),
-    }
 
 
 def write_lines(path: Path, events: list[dict]) -> None:
@@ -454,72 +427,6 @@ def test_dead_letters_keep_reason_and_text(engine: Engine, tmp_path: Path) -> No
     ingest(engine, tmp_path / "cowrie.json", full=True)
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(DeadLetter)) == 3
-
-
-@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGINT"])
-def test_crash_mid_run_resumes_without_loss_or_duplicates(
-    db_url: str, tmp_path: Path, request: pytest.FixtureRequest, signal_name: str
-) -> None:
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from cowrieprocessor.db.engine import create_engine_for_url
-    from cowrieprocessor.db.migrate import upgrade
-    from cowrieprocessor.samples import write_event_file
-
-    log = tmp_path / "cowrie.json"
-    total = write_event_file(log, 60_000, seed=5)
-    cmd = [
-        sys.executable,
-        "-m",
-        "cowrieprocessor.cli.main",
-        "--status-dir",
-        str(tmp_path / "status"),
-        "--db",
-        db_url,
-        "ingest",
-        str(log),
-        "--batch-size",
-        "2000",
-    ]
-    errors = tmp_path / "stderr.txt"
-    with errors.open("wb") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-    engine = create_engine_for_url(db_url)
-    deadline = time.monotonic() + 60
-    committed = 0
-    while time.monotonic() < deadline and proc.poll() is None:
-        with engine.connect() as conn:
-            committed = conn.scalar(select(func.count()).select_from(RawEvent)) or 0
-        if committed >= 6000:
-            break
-        time.sleep(0.05)
-    proc.send_signal(getattr(signal, signal_name))
-    proc.wait()
-    assert 0 < committed < total, errors.read_text()  # stopped part-way through
-    if signal_name == "SIGINT":  # Ctrl-C: one line, no traceback
-        assert proc.returncode == 130
-        assert errors.read_text().strip().splitlines()[-1] == (
-            "Error: interrupted; work already committed is kept"
-        ), errors.read_text()
-        assert "stopping at the next safe point" in errors.read_text()  # after a batch
-        ingest_status = json.loads((tmp_path / "status" / "ingest.json").read_text())
-        assert ingest_status["state"] == "interrupted"
-        assert "Traceback" not in errors.read_text()
-    rerun = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert rerun.returncode == 0, rerun.stderr
-    resumed = snapshot(engine)
-    engine.dispose()
-
-    clean_url = request.getfixturevalue("empty_db_url")
-    clean = create_engine_for_url(clean_url)
-    upgrade(clean)
-    shutil.copy(log, tmp_path / "copy.json")
-    ingest(clean, tmp_path / "copy.json")
-    assert snapshot(clean) == resumed
-    clean.dispose()
 
 
 def test_same_sensorless_event_under_two_sensor_names_is_stored_once(
