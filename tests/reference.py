@@ -66,7 +66,11 @@ def parse_time(value: str) -> datetime:
 
 
 def load_events(paths: list[Path], default_sensor: str = "unknown") -> list[dict[str, Any]]:
-    """Every distinct, valid Cowrie event in the files (sanitised, sensor filled in)."""
+    """Every distinct, valid Cowrie event in the files (sanitised, sensor filled in).
+
+    An event without a sensor (missing, empty, not a string) takes the one sensor that the
+    other events of its session id name, or ``default_sensor`` when they name none or two.
+    """
     seen: set[str] = set()
     events = []
     for path in paths:
@@ -91,10 +95,23 @@ def load_events(paths: list[Path], default_sensor: str = "unknown") -> list[dict
             if key in seen:
                 continue
             seen.add(key)
-            obj["_sensor"] = obj.get("sensor") or default_sensor
             obj["_time"] = when
             events.append(obj)
+    named: dict[str, set[str]] = defaultdict(set)
+    for event in events:
+        if _names_sensor(event):
+            named[event["session"]].add(event["sensor"])
+    for event in events:
+        if _names_sensor(event):
+            event["_sensor"] = event["sensor"]
+        else:
+            sensors = named[event["session"]]
+            event["_sensor"] = min(sensors) if len(sensors) == 1 else default_sensor
     return events
+
+
+def _names_sensor(event: dict[str, Any]) -> bool:
+    return isinstance(event.get("sensor"), str) and event["sensor"] != ""
 
 
 def _unwrap_version(version: str) -> str:

@@ -151,6 +151,42 @@ def extra_events() -> list[dict[str, Any]]:
             src_ip="192.0.2.52",
             input={"z": True, "a": 1},
         ),
+        # Events without a sensor: a session none of whose events names one, and a session
+        # id that two sensors name: both take the default sensor ('unknown'). (The sample
+        # logs' own sensor-less events join the session of their id that names a sensor.)
+        *[
+            {k: v for k, v in e.items() if k != "sensor"}
+            for e in (
+                _event(
+                    "nosensor0001",
+                    "",
+                    "2024-03-04T09:00:00Z",
+                    "cowrie.session.connect",
+                    src_ip="192.0.2.60",
+                    protocol="ssh",
+                ),
+                _event(
+                    "nosensor0001",
+                    "",
+                    "2024-03-04T09:00:05Z",
+                    "cowrie.login.failed",
+                    src_ip="192.0.2.60",
+                    username="guest",
+                    password="guest",
+                ),
+            )
+        ],
+        _event("twice0000001", a, "2024-03-04T10:00:00Z", "cowrie.session.connect", src_ip="x"),
+        _event("twice0000001", b, "2024-03-04T10:00:01Z", "cowrie.session.connect", src_ip="y"),
+        _event(
+            "twice0000001",
+            "",
+            "2024-03-04T10:00:02Z",
+            "cowrie.login.failed",
+            src_ip="y",
+            username="neither",
+            password="sensor",
+        ),
         # A burst of new addresses on one day: an ip_spike for honeypot-b on 2024-03-06.
         *[
             _event(

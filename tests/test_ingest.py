@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import random
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -443,6 +444,107 @@ def test_same_sensorless_event_under_two_sensor_names_is_stored_once(
     assert first.events_new == 40
     assert second.events_new == 0 and second.events_duplicate == 40
     assert snapshot(engine) == before  # no session appears under edge-b
+
+
+def login(session: str, second: int, sensor: str | None, **fields: object) -> dict:
+    event = {
+        "eventid": "cowrie.login.failed",
+        "timestamp": f"2024-03-01T10:00:{second:02d}Z",
+        "session": session,
+        "src_ip": "192.0.2.1",
+        "username": "root",
+        "password": str(second),
+        **fields,
+    }
+    if sensor is not None:
+        event["sensor"] = sensor
+    return event
+
+
+def test_an_event_without_sensor_joins_the_session_that_names_one(
+    engine: Engine, tmp_path: Path
+) -> None:
+    connect = login("abc1", 0, "edge", eventid="cowrie.session.connect", protocol="ssh")
+    closed = login("abc1", 10, "edge", eventid="cowrie.session.closed")
+    write_lines(tmp_path / "cowrie.json", [connect, login("abc1", 5, None), closed])
+    ingest(engine, tmp_path / "cowrie.json")
+    with engine.connect() as conn:
+        sessions = conn.execute(
+            select(
+                SessionSummary.sensor,
+                SessionSummary.session_id,
+                SessionSummary.duration_seconds,
+                SessionSummary.login_attempts,
+            )
+        ).all()
+        placed = conn.execute(select(RawEvent.sensor, RawEvent.fallback_sensor)).all()
+    assert sessions == [("edge", "abc1", 10.0, 1)]  # one session, not two
+    assert Counter(map(tuple, placed)) == {("edge", None): 2, ("edge", "unknown"): 1}
+
+
+def sensorless_parts() -> list[list[dict]]:
+    """Three files whose sessions' sensors depend on each other.
+
+    ``s1``: sensor-less events first, the event naming ``alpha`` in another file.
+    ``s2``: named ``alpha`` in one file, then by ``beta`` in another: its sensor-less
+    events go back to their fallback. ``s3``: no event names a sensor. ``s4``: events
+    without sensor or with an empty one, across midnight, named in the last file.
+    """
+    return [
+        [
+            login("s1", 1, None),
+            login("s1", 2, ""),
+            login("s2", 3, None),
+            login("s3", 4, None),
+            login("s4", 59, None, timestamp="2024-02-29T23:59:59Z"),
+        ],
+        [login("s1", 5, "alpha"), login("s2", 6, "alpha"), login("s3", 7, "")],
+        [login("s2", 8, "beta"), login("s4", 9, "gamma"), login("s4", 10, "")],
+    ]
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)])
+def test_sensorless_events_give_the_same_tables_in_any_order(
+    db_url: str, tmp_path: Path, request: pytest.FixtureRequest, order: tuple[int, ...]
+) -> None:
+    from dbhelpers import rollup_snapshot
+
+    from cowrieprocessor.db.engine import create_engine_for_url
+    from cowrieprocessor.db.migrate import upgrade
+    from cowrieprocessor.rollups.refresh import check, refresh_dirty
+
+    parts = sensorless_parts()
+    for n, part in enumerate(parts):
+        write_lines(tmp_path / f"part{n}.json", part)
+
+    def tables(url: str, *files: Path, batch_size: int) -> dict:
+        engine = create_engine_for_url(url)
+        try:
+            upgrade(engine)
+            for path in files:  # one run each
+                ingest(engine, path, batch_size=batch_size)
+                refresh_dirty(engine)
+            assert check(engine) == []
+            return snapshot(engine) | rollup_snapshot(engine)
+        finally:
+            engine.dispose()
+
+    got = tables(db_url, *(tmp_path / f"part{n}.json" for n in order), batch_size=100)
+    write_lines(tmp_path / "whole.json", [e for part in parts for e in part])
+    want = tables(request.getfixturevalue("empty_db_url"), tmp_path / "whole.json", batch_size=2)
+    assert got == want
+    sessions = {(r["sensor"], r["session_id"]): r for r in got["session_summaries"]}
+    assert sessions.keys() == {
+        ("alpha", "s1"),
+        ("alpha", "s2"),
+        ("beta", "s2"),
+        ("unknown", "s2"),
+        ("unknown", "s3"),
+        ("gamma", "s4"),
+    }
+    assert sessions["alpha", "s1"]["login_attempts"] == 3
+    assert sessions["unknown", "s2"]["login_attempts"] == 1  # two sensors name s2
+    assert str(sessions["gamma", "s4"]["first_day"]) == "2024-02-29"
 
 
 def test_parsing_in_a_child_process_gives_the_same_tables(

@@ -191,3 +191,53 @@ def test_enrichment_migration_on_a_populated_database(empty_db_url: str, tmp_pat
         assert check(engine, rollups=[r for r in ALL_ROLLUPS if r.name in tables]) == []
     finally:
         engine.dispose()
+
+
+def test_0010_places_the_events_without_sensor_of_a_database_loaded_before(
+    empty_db_url: str, tmp_path: Path, request
+) -> None:
+    """A database loaded before 0010 held each event without sensor in a session of its own,
+    (unknown, session id); the migration merges those into the session that names a sensor,
+    giving the tables and rollups of a database loaded at 0010."""
+    from dbhelpers import rollup_snapshot, snapshot
+    from test_ingest import sensorless_parts, write_lines
+
+    from cowrieprocessor.db.bulk import insert_rows
+    from cowrieprocessor.ingest import summaries
+    from cowrieprocessor.ingest.batches import RAW_COLUMNS, prepare_batches
+    from cowrieprocessor.ingest.loader import Loader
+    from cowrieprocessor.rollups.dirty import mark_touched_buckets
+    from cowrieprocessor.rollups.refresh import check, refresh_dirty
+
+    log = tmp_path / "cowrie.json"
+    write_lines(log, [event for part in sensorless_parts() for event in part])
+    engine = create_engine_for_url(empty_db_url)
+    try:
+        upgrade(engine, "0009")
+        # What the loader stored at 0009: every event under its own sensor or 'unknown'.
+        (batch,) = prepare_batches(
+            log, 0, compressed=False, default_sensor=None, batch_size=100, source=str(log)
+        )
+        with engine.begin() as conn:
+            insert_rows(conn, "raw_events", RAW_COLUMNS, batch.rows)
+            summaries.prepare(conn)
+            summaries.set_touched(conn, batch.sessions)
+            summaries.store(conn, batch.sessions.values(), (), batch.stamp)
+            mark_touched_buckets(conn)
+        assert len(snapshot(engine)["session_summaries"]) == 8  # s1 and s4 split in two
+        upgrade(engine)
+        refresh_dirty(engine)
+        assert check(engine) == []
+        got = snapshot(engine) | rollup_snapshot(engine)
+        assert len(got["session_summaries"]) == 6
+        downgrade(engine, "0009")  # and back: the merged sessions stay as they are
+        assert snapshot(engine)["session_summaries"] == got["session_summaries"]
+    finally:
+        engine.dispose()
+    clean = create_engine_for_url(request.getfixturevalue("db_url"))
+    try:
+        Loader(clean).ingest([log])
+        refresh_dirty(clean)
+        assert got == snapshot(clean) | rollup_snapshot(clean)
+    finally:
+        clean.dispose()

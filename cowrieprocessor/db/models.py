@@ -62,6 +62,10 @@ class RawEvent(Base):
     source: Mapped[str | None] = mapped_column(Text)
     source_offset: Mapped[int | None] = mapped_column(BigInteger)
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: An event that names no sensor, stored in the session of its session id that names one
+    #: (``ingest/placement.py``): the sensor it would have had (its ``--sensor``, or
+    #: ``unknown``). NULL for every other event.
+    fallback_sensor: Mapped[str | None] = mapped_column(String(limits.SENSOR))
 
     __table_args__ = (
         UniqueConstraint("event_timestamp", "event_hash"),
@@ -110,6 +114,8 @@ class SessionSummary(Base):
         Index(None, "first_day", "sensor"),
         # The sessions of an IP whose enrichment changed: their buckets are marked dirty.
         Index(None, "src_ip", "first_day"),
+        # The sessions of a session id on every sensor (where an event without sensor goes).
+        Index(None, "session_id"),
     )
 
 

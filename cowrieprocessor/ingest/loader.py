@@ -12,7 +12,7 @@ import gc
 import itertools
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,11 +26,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from cowrieprocessor.db.bulk import insert_rows
 from cowrieprocessor.db.checkpoints import background_checkpoints
 from cowrieprocessor.db.models import DeadLetter, IngestSource
-from cowrieprocessor.ingest import summaries
+from cowrieprocessor.ingest import placement, summaries
 from cowrieprocessor.ingest.batches import (
     RAW_COLUMNS,
     EventRow,
     PreparedBatch,
+    SessionKey,
+    SessionRows,
     prepare_batches,
     session_rows,
 )
@@ -274,40 +276,65 @@ class Loader:
         rows = batch.rows
         batch_keys = batch.sessions.keys()  # the sessions of ``rows``
         summaries.set_touched(conn, batch_keys)
-        known = summaries.known_sessions(conn)
-        if known:  # only events of sessions the database knows can be stored already
-            stored = summaries.stored_hashes(conn)
-            if stored:
-                rows = [r for r in rows if r[0] not in stored]
+        # Stored sessions of the batch, and those sharing a session id with one of them.
+        stored = summaries.stored_sessions(conn)
+        if any(key in stored for key in batch_keys):
+            # Only events of sessions the database knows can be stored already.
+            hashes = summaries.stored_hashes(conn)
+            if hashes:
+                rows = [r for r in rows if r[0] not in hashes]
         if not rows:
             return 0
         sessions = batch.sessions
         if _insert_events(conn, rows) < len(rows):
-            # Stored already under another session key (an event without sensor loaded
-            # earlier with another --sensor): keep only what this batch really added.
+            # Stored already under another session key (an event without sensor stored
+            # with another --sensor, or placed in the session that names its sensor): keep
+            # only what this batch really added.
             ours = summaries.known_hashes(conn, rows, inserted_at=now)
             rows = [r for r in rows if r[0] in ours]
-            fresh = summaries.facts_of(r for r in rows if (r[2], r[1]) not in known)
+            fresh = summaries.facts_of(r for r in rows if (r[2], r[1]) not in stored)
             sessions = {key: session_rows(facts) for key, facts in fresh.items()}
         touched = batch_keys if len(rows) == len(batch.rows) else {(r[2], r[1]) for r in rows}
-        new_sessions = touched - known.keys()
+        self._recompute(conn, touched, stored, sessions, batch.stamp)
+        return len(rows)
+
+    def _recompute(
+        self,
+        conn: Connection,
+        touched: Collection[SessionKey],
+        stored: dict[SessionKey, datetime],
+        batch_sessions: dict[SessionKey, SessionRows],
+        stamp: str,
+    ) -> None:
+        """Replace the derived rows of the ``touched`` sessions (their events stored) and of
+        any session a sensor-less event leaves or joins; mark their buckets dirty."""
+        ids = {session_id for _, session_id in touched}
+        related = {*touched, *(key for key in stored if key[1] in ids)}
+        # A session id held by several sessions: its sensor-less events may belong elsewhere.
+        shared = placement.shared_ids(related)
+        group = {key for key in related if key[1] in shared}
+        placed = placement.place(conn, group) if group else placement.Placed({}, set(), set())
         # Brand-new sessions: the batch holds all their events, its rows are theirs.
-        computed = [sessions[key] for key in new_sessions]
-        continuing = touched & known.keys()
+        new_sessions = [key for key in touched if key not in stored and key not in group]
+        computed = [batch_sessions[key] for key in new_sessions]
+        continuing = [key for key in touched if key in stored and key not in group]
         if continuing:
             summaries.set_touched(conn, continuing)
             computed.extend(session_rows(f) for f in summaries.load_facts(conn).values())
-        if continuing or touched is not batch_keys:
-            summaries.set_touched(conn, touched)
+        computed.extend(session_rows(f) for f in placed.facts.values())
+        if continuing or group or touched is not batch_sessions.keys():
+            # Events may have moved to sessions new here (back to their fallback sensor).
+            summaries.set_touched(conn, {*touched, *group, *placed.facts})
         mark_touched_buckets(conn)  # the days the known sessions belonged to so far
-        summaries.store(conn, computed, known.keys(), batch.stamp)
+        summaries.store(conn, computed, stored.keys(), stamp)
+        summaries.delete_sessions(conn, placed.empty)
         mark_touched_buckets(conn)  # the days they belong to now
         # Count each session once per run, without remembering them all: new ones are new
         # once; known ones count when this run had not written them yet.
-        self.stats.sessions_touched += len(new_sessions) + sum(
-            1 for key in continuing if known[key] < self._started_at
+        written = [*new_sessions, *continuing, *placed.facts]
+        self.stats.sessions_touched += sum(
+            1 for key in written if key not in stored or stored[key] < self._started_at
         )
-        return len(rows)
 
 
 def _to_read(plan: _FilePlan) -> int:

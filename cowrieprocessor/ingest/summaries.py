@@ -8,11 +8,11 @@ and replaces their derived rows with what :class:`SessionFacts` computes.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Connection, MetaData, String, Table, delete, select, tuple_
+from sqlalchemy import Column, Connection, MetaData, Row, String, Table, delete, select, tuple_
 
 from cowrieprocessor.db import limits
 from cowrieprocessor.db.bulk import clear_table, insert_rows
@@ -65,14 +65,25 @@ def _is_touched(table: Table) -> Any:
     )
 
 
-def known_sessions(conn: Connection) -> dict[SessionKey, datetime]:
-    """Touched sessions that already have a summary, with when it was last written."""
-    rows = conn.execute(
-        select(_summaries.c.sensor, _summaries.c.session_id, _summaries.c.updated_at).where(
-            _is_touched(_summaries)
-        )
+def stored_sessions(conn: Connection) -> dict[SessionKey, datetime]:
+    """Stored sessions that share a session id with a touched one (the touched ones that are
+    stored among them), with when each summary was last written.
+
+    Looked up per touched session through the session id index, never by a scan.
+    """
+    rows = conn.exec_driver_sql(
+        "SELECT s.sensor, s.session_id, s.updated_at"
+        " FROM touched_sessions t CROSS JOIN session_summaries s"
+        " WHERE s.session_id = t.session_id"
     )
-    return {(sensor, session_id): updated for sensor, session_id, updated in rows}
+    return {(sensor, session_id): _as_datetime(updated) for sensor, session_id, updated in rows}
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    """A stored UTC timestamp (SQLite returns its text) as an aware datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def stored_hashes(conn: Connection) -> set[str]:
@@ -108,26 +119,30 @@ def known_hashes(
     return found
 
 
-def load_facts(conn: Connection) -> dict[SessionKey, SessionFacts]:
-    """Every stored event of the touched sessions, folded into :class:`SessionFacts`."""
-    if conn.dialect.name == "postgresql":
-        sql = (
-            "SELECT r.sensor, r.session_id, r.event_type,"
-            " to_char(r.event_timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),"
-            " r.event_hash, r.src_ip, r.payload::text"
-        )
+def _events_sql(dialect: str, *, with_placement: bool) -> str:
+    """Every stored event of the touched sessions: sensor, session id, type, timestamp
+    (stored UTC text), hash, source IP and payload text; with ``with_placement`` the row id
+    first and the fallback sensor last."""
+    if dialect == "postgresql":
+        ts = "to_char(r.event_timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+        payload = "r.payload::text"
     else:
-        sql = (
-            "SELECT r.sensor, r.session_id, r.event_type, r.event_timestamp, r.event_hash,"
-            " r.src_ip, r.payload"
-        )
+        ts, payload = "r.event_timestamp", "r.payload"
+    columns = f"r.sensor, r.session_id, r.event_type, {ts}, r.event_hash, r.src_ip, {payload}"
+    if with_placement:
+        columns = f"r.id, {columns}, r.fallback_sensor"
     # touched_sessions first (CROSS JOIN fixes SQLite's join order): index lookups per
     # session, never a scan of raw_events.
-    sql += (
-        " FROM touched_sessions t CROSS JOIN raw_events r"
+    return (
+        f"SELECT {columns} FROM touched_sessions t CROSS JOIN raw_events r"
         " WHERE r.sensor = t.sensor AND r.session_id = t.session_id"
     )
+
+
+def load_facts(conn: Connection) -> dict[SessionKey, SessionFacts]:
+    """Every stored event of the touched sessions, folded into :class:`SessionFacts`."""
     facts: dict[SessionKey, SessionFacts] = {}
+    sql = _events_sql(conn.dialect.name, with_placement=False)
     for sensor, session_id, event_type, ts, event_hash, src_ip, payload in conn.exec_driver_sql(
         sql
     ):
@@ -137,6 +152,22 @@ def load_facts(conn: Connection) -> dict[SessionKey, SessionFacts]:
             session = facts[key] = SessionFacts(sensor, session_id)
         session.add(event_type, ts, event_hash, src_ip, orjson.loads(payload))
     return facts
+
+
+def session_events(
+    conn: Connection, keys: Iterable[SessionKey], *, with_placement: bool = False
+) -> Sequence[Row[Any]]:
+    """Every stored event of the sessions ``keys`` (rows as :func:`_events_sql` says);
+    ``touched_sessions`` holds ``keys`` afterwards."""
+    set_touched(conn, keys)
+    return conn.exec_driver_sql(_events_sql(conn.dialect.name, with_placement=with_placement)).all()
+
+
+def delete_sessions(conn: Connection, keys: Collection[SessionKey]) -> None:
+    """Delete the summaries of ``keys`` (sessions left without events)."""
+    if keys:
+        key = tuple_(_summaries.c.sensor, _summaries.c.session_id)
+        conn.execute(delete(_summaries).where(key.in_(list(keys))))
 
 
 _UPSERT = "ON CONFLICT (sensor, session_id) DO UPDATE SET " + ", ".join(
