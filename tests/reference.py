@@ -18,10 +18,6 @@ from typing import Any
 _BAD = re.compile("[\x00\ud800-\udfff]")
 
 
-def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def _sanitize(value: Any) -> Any:
     if isinstance(value, str):
         return _BAD.sub("\ufffd", value)
@@ -130,6 +126,12 @@ def session_summaries(events: list[dict[str, Any]]) -> dict[tuple[str, str], dic
         evs.sort(key=lambda e: e["_time"])
         kinds = [e["eventid"] for e in evs]
         successes = [e for e in evs if e["eventid"] == "cowrie.login.success"]
+        # The first successful login whose credentials count (strings, or none).
+        counted = [
+            e
+            for e in successes
+            if all(e.get(k) is None or isinstance(e[k], str) for k in ("username", "password"))
+        ]
         versions = [
             _unwrap_version(e["version"])
             for e in evs
@@ -162,8 +164,8 @@ def session_summaries(events: list[dict[str, Any]]) -> dict[tuple[str, str], dic
                 k in ("cowrie.login.success", "cowrie.login.failed") for k in kinds
             ),
             "login_successes": len(successes),
-            "username": _string(successes[0].get("username")) if successes else None,
-            "password": _string(successes[0].get("password")) if successes else None,
+            "username": counted[0].get("username") if counted else None,
+            "password": counted[0].get("password") if counted else None,
             "command_count": kinds.count("cowrie.command.input"),
             "file_downloads": len(downloads),
             "file_uploads": kinds.count("cowrie.session.file_upload"),

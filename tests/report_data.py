@@ -127,8 +127,9 @@ def extra_events() -> list[dict[str, Any]]:
             shasum=s1,
         ),
         _scan("mar000000002", b, "2024-03-05T12:00:02Z", s1, 0),
-        # Values that are not strings where Cowrie writes strings: credentials count as '',
-        # a command as compact JSON with sorted keys, alike on both dialects.
+        # Values that are not strings where Cowrie writes strings: a login whose username or
+        # password is one is left out of the credential figures (a null one counts as ''),
+        # a command counts as compact JSON with sorted keys, alike on both dialects.
         *[
             _event(
                 "mar000000003",
@@ -140,7 +141,15 @@ def extra_events() -> list[dict[str, Any]]:
                 password=password,
             )
             for i, (user, password) in enumerate(
-                [({"b": 1, "a": [1, 2]}, True), (123, 1.5), (None, ["x"]), ("root", False)]
+                [
+                    ({"b": 1, "a": [1, 2]}, True),
+                    (123, 1.5),
+                    (None, ["x"]),
+                    ("root", False),
+                    (None, "pw"),
+                    ("", None),
+                    (10**30, "big"),
+                ]
             )
         ],
         _event(

@@ -53,9 +53,15 @@ def _text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _credential(value: Any) -> str:
-    """A username or password: '' when missing or not a string."""
-    return value if isinstance(value, str) else ""
+def _counted(login: dict[str, Any]) -> bool:
+    """A login counts in credential figures when its username and password are each a
+    string, missing or null; one holding another JSON value is left out of them."""
+    return all(login.get(k) is None or isinstance(login[k], str) for k in ("username", "password"))
+
+
+def _credential(value: str | None) -> str:
+    """A counted username or password: '' when missing or null."""
+    return value or ""
 
 
 def _top(counter: Counter[str], top_n: int) -> list[dict[str, Any]]:
@@ -205,10 +211,11 @@ def expected_report(
         "date_range": {"start": period_start.isoformat(), "end": period_end.isoformat()},
         label_field: label,
     }
-    usernames = Counter(_credential(e.get("username")) for e in logins)
-    passwords = Counter(_credential(e.get("password")) for e in logins)
+    counted = [e for e in logins if _counted(e)]
+    usernames = Counter(_credential(e.get("username")) for e in counted)
+    passwords = Counter(_credential(e.get("password")) for e in counted)
     combos = Counter(
-        _credential(e.get("username")) + ":" + _credential(e.get("password")) for e in logins
+        _credential(e.get("username")) + ":" + _credential(e.get("password")) for e in counted
     )
     protocols = Counter(s.protocol for s in window if s.protocol)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from dbhelpers import snapshot
 from reference import load_events, session_summaries
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from cowrieprocessor.db.models import (
@@ -364,6 +364,90 @@ def test_values_that_are_not_strings_give_the_same_rows_in_any_batch(
         commands = set(conn.scalars(select(CommandStat.command)))
     assert tuple(summary) == (None, None)
     assert commands == {'{"a":null,"zz":[1,{"x":2,"y":1}]}', "ls"}
+
+
+def test_numbers_are_stored_exactly_and_unstorable_ones_set_aside(
+    engine: Engine, tmp_path: Path
+) -> None:
+    big = 10**30
+
+    def event(second: int, eventid: str, session: str = "big00001", **fields: object) -> dict:
+        ts = f"2024-03-01T10:{second // 60:02d}:{second % 60:02d}Z"
+        return {"eventid": eventid, "timestamp": ts, "session": session, "sensor": "s", **fields}
+
+    sha = "f" * 64
+    events = [
+        event(0, "cowrie.session.connect", src_port=big, count=-(2**63) - 1),
+        *[event(1 + i, "cowrie.command.input", input="ls") for i in range(150)],
+        event(200, "cowrie.command.input", input={"n": big}),  # in the second batch
+        event(201, "cowrie.session.file_download", url="http://x/", shasum=sha),
+        event(202, "cowrie.virustotal.scanfile", sha256=sha, positives=10**12, total=big),
+    ]
+    log = tmp_path / "cowrie.json"
+    lines = [json.dumps(e).encode() for e in events]
+    lines.append(json.dumps(event(203, "cowrie.session.closed", duration=1.5)).encode()[:-1])
+    lines[-1] += b',"n":NaN}'
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    stats = ingest(engine, log, batch_size=100)  # the session spans 2 batches
+    assert stats.events_new == len(events) and stats.dead_letters == {"bad_number": 1}
+    with engine.connect() as conn:
+        connect = conn.scalar(
+            select(RawEvent.payload).where(RawEvent.event_type == "cowrie.session.connect")
+        )
+        commands = set(conn.scalars(select(CommandStat.command)))
+        files = conn.execute(select(FileTransfer.vt_positives, FileTransfer.vt_total)).all()
+        letter = conn.execute(select(DeadLetter.reason, DeadLetter.raw)).one()
+    assert (connect["src_port"], connect["count"]) == (big, -(2**63) - 1)  # not floats
+    assert commands == {"ls", f'{{"n":{big}}}'}  # the same from the log and read back
+    assert files == [(None, None)]  # counts no integer column holds: unknown, not a crash
+    assert letter.reason == "bad_number" and letter.raw.endswith('"n":NaN}\n')
+
+
+def test_credentials_count_when_strings_alike_in_summaries_and_rollups(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from cowrieprocessor.rollups.refresh import check, refresh_dirty
+
+    def login(second: int, eventid: str, user: object, password: object) -> dict:
+        ts = f"2024-03-01T10:00:{second:02d}Z"
+        return {"eventid": eventid, "timestamp": ts, "session": "cred0001", "sensor": "s"} | {
+            "username": user,
+            "password": password,
+        }
+
+    success = "cowrie.login.success"
+    failed = "cowrie.login.failed"
+    write_lines(
+        tmp_path / "cowrie.json",
+        [
+            login(0, success, "admin", 123),  # a number: left out, even of the summary
+            login(1, failed, True, "x"),
+            login(2, failed, None, "x"),  # null: counts as ''
+            login(3, success, "root", "toor"),
+            login(4, failed, "", ""),
+        ],
+    )
+    ingest(engine, tmp_path / "cowrie.json")
+    refresh_dirty(engine)
+    assert check(engine) == []
+    with engine.connect() as conn:
+        summary = conn.execute(
+            select(
+                SessionSummary.username,
+                SessionSummary.password,
+                SessionSummary.login_attempts,
+                SessionSummary.login_successes,
+            )
+        ).one()
+        usernames = conn.execute(
+            text("SELECT username, attempts, successes FROM daily_usernames ORDER BY 1")
+        ).all()
+        pairs = conn.execute(
+            text("SELECT username, password, attempts FROM daily_credentials ORDER BY 1, 2")
+        ).all()
+    assert tuple(summary) == ("root", "toor", 5, 2)  # every login is an attempt
+    assert [tuple(r) for r in usernames] == [("", 2, 0), ("root", 1, 1)]
+    assert [tuple(r) for r in pairs] == [("", "", 1), ("", "x", 1), ("root", "toor", 1)]
 
 
 def test_a_file_name_that_is_not_utf8_is_stored_escaped(engine: Engine, tmp_path: Path) -> None:

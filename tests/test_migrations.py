@@ -64,9 +64,15 @@ def test_schema_head_constant_matches_the_scripts() -> None:
     assert head_revision() == SCHEMA_HEAD
 
 
-def test_credential_views_v2_recompute_only_what_changed(empty_db_url: str, tmp_path: Path) -> None:
-    """0009 marks the buckets whose credentials v1 and v2 read differently; a refresh then
-    gives the same rollups as a database built at v2, in either direction."""
+def test_credential_view_versions_recompute_only_what_changed(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    """0009 and 0010 mark the buckets whose credentials two versions read differently; a
+    refresh then gives the rollups of a database built at that version, in either direction.
+
+    v1 read a username or password that is not a JSON string as text (differently on the
+    two dialects), v2 as '', v3 leaves such a login out.
+    """
     from sqlalchemy import text
 
     from cowrieprocessor.ingest.loader import Loader
@@ -93,25 +99,27 @@ def test_credential_views_v2_recompute_only_what_changed(empty_db_url: str, tmp_
 
         def usernames() -> list[tuple]:
             with engine.connect() as conn:
-                return conn.execute(
+                rows = conn.execute(
                     text("SELECT day, username, attempts FROM daily_usernames ORDER BY 1, 2")
                 ).all()
+            return [(str(day), user, attempts) for day, user, attempts in rows]
 
-        at_v2 = usernames()
-        assert [(str(day), user) for day, user, _ in at_v2] == [
-            ("2024-03-01", "root"),
-            ("2024-03-02", ""),
-            ("2024-03-03", ""),
-        ]
-        for revision in ("0008", "0009"):
-            (downgrade if revision == "0008" else upgrade)(engine, revision)
+        v2 = [("2024-03-01", "root", 1), ("2024-03-02", "", 1), ("2024-03-03", "", 1)]
+        expected = {"0010": v2[:1], "0009": v2}
+        assert usernames() == expected["0010"]
+        for revision in ("0009", "0008", "0009", "0010"):
+            current = current_revision(engine)
+            (downgrade if revision < current else upgrade)(engine, revision)
             assert dirty_buckets(engine) == 2  # 2024-03-02 and -03, not 2024-03-01
             # Only the rollups that exist at that revision (later ones add more).
             tables = set(inspect(engine).get_table_names())
             older = [r for r in ROLLUPS if r.name in tables]
             refresh_dirty(engine, rollups=older)
             assert check(engine, rollups=[*older, PERIOD_VALUES]) == []
-            assert (usernames() == at_v2) is (revision == "0009")  # v1 reads {"b": 1} as text
+            if revision in expected:
+                assert usernames() == expected[revision]
+            else:  # v1 read {"b": 1} as text
+                assert usernames()[1][1] not in ("", "root")
     finally:
         engine.dispose()
 
@@ -241,3 +249,37 @@ def test_0010_places_the_events_without_sensor_of_a_database_loaded_before(
         assert got == snapshot(clean) | rollup_snapshot(clean)
     finally:
         clean.dispose()
+
+
+def test_0010_recomputes_summaries_whose_first_success_has_uncounted_credentials(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    from cowrieprocessor.ingest.loader import Loader
+
+    def login(second: int, user: object, password: object) -> dict:
+        ts = f"2024-03-01T10:00:{second:02d}Z"
+        return {"eventid": "cowrie.login.success", "timestamp": ts, "session": "c1"} | {
+            "sensor": "s",
+            "username": user,
+            "password": password,
+        }
+
+    log = tmp_path / "cowrie.json"
+    log.write_text(
+        "".join(json.dumps(e) + "\n" for e in [login(0, "admin", 1), login(1, "a", "b")])
+    )
+    engine = create_engine_for_url(empty_db_url)
+    try:
+        ensure_schema(engine)
+        Loader(engine).ingest([log])
+        downgrade(engine, "0009")
+        with engine.begin() as conn:  # what 0009's loader stored: the first success, strings only
+            conn.execute(text("UPDATE session_summaries SET username = 'admin', password = NULL"))
+        upgrade(engine)
+        with engine.connect() as conn:
+            pair = conn.execute(text("SELECT username, password FROM session_summaries")).one()
+        assert tuple(pair) == ("a", "b")
+    finally:
+        engine.dispose()

@@ -1,5 +1,5 @@
 """Reliable ingest: cursors that know whether a file was read to its end; events without a
-sensor in the session that names one.
+sensor in the session that names one; credential rollups v3.
 
 ingest_sources gets ``complete`` (the last read reached the end of the file) and
 ``tail_hash`` (the last line before the cursor, checked before resuming there). Before,
@@ -19,6 +19,14 @@ migration must therefore run with the code whose session_summaries columns it cr
 the buckets concerned are marked dirty and the next refresh recomputes them. Downgrading
 keeps the merged sessions as they are (older code reads them fine).
 
+Credential rollups v3 (daily_credentials, daily_usernames, daily_passwords): a login event
+whose username or password is a JSON value other than a string is left out of them;
+version 2 counted such a value as '', merged with real empty ones. For strings, null or a
+missing value both versions agree, so only the buckets of sessions holding another kind of
+value are marked dirty (both ways), as 0009 did. A session summary's username and password
+are now those of its first successful login that the credential rollups count: the
+sessions with a successful login holding another kind of value are recomputed.
+
 Revision ID: 0010
 Revises: 0012
 Create Date: 2026-12-02
@@ -30,12 +38,20 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-from cowrieprocessor.ingest import placement
+from cowrieprocessor.ingest import placement, summaries
+from cowrieprocessor.rollups import ddl
 
 revision: str = "0010"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+CREDENTIALS = ("daily_credentials", "daily_usernames", "daily_passwords")
+#: JSON types of a username or password on which versions 2 and 3 agree, per dialect.
+_AGREED = {
+    "postgresql": ("jsonb_typeof(r.payload -> '{field}')", "('string', 'null')"),
+    "sqlite": ("json_type(r.payload, '$.{field}')", "('text', 'null')"),
+}
 
 _sources = sa.table(
     "ingest_sources",
@@ -62,10 +78,45 @@ def upgrade() -> None:
     op.create_index("ix_session_summaries_session_id", "session_summaries", ["session_id"])
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     placement.place_shared_ids(op.get_bind(), stamp)
+    _install_credentials(3)
+    bind = op.get_bind()
+    uncounted = bind.exec_driver_sql(
+        "SELECT DISTINCT r.sensor, r.session_id FROM raw_events AS r"
+        " WHERE r.event_type IN ('cowrie.login.success', 'cowrie.login.failed')"
+        f" AND r.event_type = 'cowrie.login.success' AND ({_disagree(bind.dialect.name)})"
+    )
+    summaries.recompute(bind, {(sensor, session_id) for sensor, session_id in uncounted}, stamp)
 
 
 def downgrade() -> None:
+    _install_credentials(2)
     op.drop_index("ix_session_summaries_session_id", table_name="session_summaries")
     op.drop_column("raw_events", "fallback_sensor")
     op.drop_column("ingest_sources", "tail_hash")
     op.drop_column("ingest_sources", "complete")
+
+
+def _install_credentials(version: int) -> None:
+    bind = op.get_bind()
+    for name in CREDENTIALS:
+        ddl.drop_live_view(bind, name)
+        ddl.create_live_view(bind, name, version)
+    bind.exec_driver_sql(
+        "INSERT INTO rollup_dirty (day, sensor, generation)"
+        " SELECT DISTINCT s.first_day, s.sensor, 1"
+        # The login events first (SQLite keeps a CROSS JOIN's order): one pass over the
+        # partial index of login events, a summary looked up only for a disagreeing event.
+        " FROM raw_events AS r CROSS JOIN session_summaries AS s"
+        " WHERE r.event_type IN ('cowrie.login.success', 'cowrie.login.failed')"
+        " AND s.sensor = r.sensor AND s.session_id = r.session_id"
+        f" AND ({_disagree(bind.dialect.name)})"
+        " ON CONFLICT (day, sensor) DO UPDATE SET generation = rollup_dirty.generation + 1"
+    )
+
+
+def _disagree(dialect: str) -> str:
+    """A login event whose username or password versions 2 and 3 read differently."""
+    type_of, agreed = _AGREED[dialect]
+    return " OR ".join(
+        f"{type_of.format(field=field)} NOT IN {agreed}" for field in ("username", "password")
+    )

@@ -67,15 +67,64 @@ def _decode(data: bytes) -> Any:
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError:
-        # Slow path: invalid UTF-8, lone surrogates, raw control characters.
+        # Slow path: invalid UTF-8, lone surrogates, raw control characters; NaN, Infinity
+        # and numbers beyond a double, which are set aside.
         try:
-            obj = json.loads(data.decode("utf-8", errors="replace"), strict=False)
-        except ValueError:
+            obj = _exact(data.decode("utf-8", errors="replace"), strict=False)
+        except json.JSONDecodeError:
             raise BadRecord("invalid_json") from None
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits())
+            raise BadRecord("bad_number") from None
         return _clean(obj)
+    if _may_hold_a_long_integer(data):
+        obj = _exact_again(data)
     if b"\\u" in data:  # an escape may have produced NUL or a surrogate
         obj = _clean(obj)
     return obj
+
+
+def load_json(text: bytes | str) -> Any:
+    """Valid JSON text (a stored payload) as Python values, integers exactly."""
+    data = text.encode() if isinstance(text, str) else text
+    obj = orjson.loads(data)
+    return _exact_again(data) if _may_hold_a_long_integer(data) else obj
+
+
+#: Digits to ``0``, everything else to a space: a run of :data:`_LONG` zeros is a run of
+#: that many digits.
+_DIGITS = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+#: orjson reads an integer beyond 64 bits (19 digits or more) as a float: such text is read
+#: again exactly (a string holding a long run of digits too; that costs only time).
+_LONG = b"0" * 19
+
+
+def _may_hold_a_long_integer(data: bytes) -> bool:
+    return len(data) >= 19 and _LONG in data.translate(_DIGITS)
+
+
+def _exact_again(data: bytes) -> Any:
+    try:
+        return _exact(data)
+    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits())
+        raise BadRecord("bad_number") from None
+
+
+def _exact(text: bytes | str, *, strict: bool = True) -> Any:
+    return json.loads(text, strict=strict, parse_constant=_no_constant, parse_float=_finite)
+
+
+def _no_constant(_name: str) -> Any:
+    raise BadRecord("bad_number")  # NaN, Infinity or -Infinity: not JSON, no JSON column holds it
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (_INF, -_INF):
+        raise BadRecord("bad_number")  # beyond a double (1e400): what would it be stored as?
+    return value
+
+
+_INF = float("inf")
 
 
 def sorted_json(value: Any) -> bytes:

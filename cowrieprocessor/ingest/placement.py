@@ -24,12 +24,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-import orjson
 from sqlalchemy import Connection, bindparam, update
 
 from cowrieprocessor.db.models import RawEvent
 from cowrieprocessor.ingest import summaries
 from cowrieprocessor.ingest.batches import session_rows
+from cowrieprocessor.ingest.parse import load_json
 from cowrieprocessor.ingest.sessions import SessionFacts
 from cowrieprocessor.rollups.dirty import mark_touched_buckets
 
@@ -70,7 +70,7 @@ def place(conn: Connection, keys: Iterable[SessionKey]) -> Placed:
     by_id: dict[str, list[list[Any]]] = defaultdict(list)
     for row in summaries.session_events(conn, keys, with_placement=True):
         event = list(row)
-        event[-2] = orjson.loads(event[-2])  # the payload
+        event[-2] = load_json(event[-2])  # the payload
         by_id[event[2]].append(event)
     moves = []
     changed: set[SessionKey] = set()

@@ -33,9 +33,11 @@ def as_text(value: Any) -> str | None:
     return sorted_json(value).decode()
 
 
-def _string(value: Any) -> str | None:
-    """A username or password: only a string is one (as in the credential rollups)."""
-    return value if isinstance(value, str) else None
+def counts_as_credential(value: Any) -> bool:
+    """Whether a username or password counts in credential figures: a string, or none
+    (missing or null, counted as ``""``). A login whose username or password is another JSON
+    value (a number, true, an object) is left out of them, as in the credential rollups."""
+    return value is None or isinstance(value, str)
 
 
 def _fitting(value: str | None, limit: int) -> str | None:
@@ -43,11 +45,19 @@ def _fitting(value: str | None, limit: int) -> str | None:
     return value if value is None or len(value) <= limit else None
 
 
+#: The bounds of the integer columns a logged number goes to (VirusTotal counts).
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
 def _as_int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
+    """A logged count as an integer column holds it; None if it is not one or too big for it."""
+    if value is None or isinstance(value, bool):
         return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if _INT_MIN <= number <= _INT_MAX else None
 
 
 def unwrap_version(version: str) -> str:
@@ -138,15 +148,14 @@ class SessionFacts:
                     seen[1] = min(seen[1], timestamp)
                     seen[2] = max(seen[2], timestamp)
         elif event_type in (LOGIN_SUCCESS, LOGIN_FAILED):
-            if event_type == LOGIN_SUCCESS and (
-                self.success is None or (timestamp, event_hash) < self.success[:2]
+            user, password = payload.get("username"), payload.get("password")
+            if (
+                event_type == LOGIN_SUCCESS
+                and counts_as_credential(user)
+                and counts_as_credential(password)
+                and (self.success is None or (timestamp, event_hash) < self.success[:2])
             ):
-                self.success = (
-                    timestamp,
-                    event_hash,
-                    payload.get("username"),
-                    payload.get("password"),
-                )
+                self.success = (timestamp, event_hash, user, password)
         elif event_type in (FILE_DOWNLOAD, FILE_UPLOAD):
             download = event_type == FILE_DOWNLOAD
             key = (
@@ -234,8 +243,8 @@ class SessionFacts:
             self.hassh,
             counts[LOGIN_SUCCESS] + counts[LOGIN_FAILED],
             counts[LOGIN_SUCCESS],
-            _string(success[2]) if success else None,
-            _string(success[3]) if success else None,
+            success[2] if success else None,
+            success[3] if success else None,
             counts[COMMAND_INPUT],
             counts[FILE_DOWNLOAD],
             counts[FILE_UPLOAD],

@@ -11,19 +11,20 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Column, Connection, MetaData, Row, String, Table, delete, select, tuple_
 
 from cowrieprocessor.db import limits
 from cowrieprocessor.db.bulk import clear_table, insert_rows
 from cowrieprocessor.db.models import CommandStat, FileTransfer, RawEvent, SessionSummary
-from cowrieprocessor.ingest.batches import EventRow, SessionRows
+from cowrieprocessor.ingest.batches import EventRow, SessionRows, session_rows
+from cowrieprocessor.ingest.parse import load_json
 from cowrieprocessor.ingest.sessions import (
     COMMAND_COLUMNS,
     FILE_COLUMNS,
     SUMMARY_COLUMNS,
     SessionFacts,
 )
+from cowrieprocessor.rollups.dirty import mark_touched_buckets
 
 SessionKey = tuple[str, str]
 
@@ -150,7 +151,7 @@ def load_facts(conn: Connection) -> dict[SessionKey, SessionFacts]:
         session = facts.get(key)
         if session is None:
             session = facts[key] = SessionFacts(sensor, session_id)
-        session.add(event_type, ts, event_hash, src_ip, orjson.loads(payload))
+        session.add(event_type, ts, event_hash, src_ip, load_json(payload))
     return facts
 
 
@@ -183,7 +184,7 @@ def facts_of(rows: Iterable[EventRow]) -> dict[SessionKey, SessionFacts]:
         session = facts.get(key)
         if session is None:
             session = facts[key] = SessionFacts(sensor, session_id)
-        session.add(event_type, ts, event_hash, src_ip, orjson.loads(payload))
+        session.add(event_type, ts, event_hash, src_ip, load_json(payload))
     return facts
 
 
@@ -215,3 +216,16 @@ def store(
     insert_rows(
         conn, "session_summaries", SUMMARY_COLUMNS, known_rows, _UPSERT, expect_conflicts=True
     )
+
+
+def recompute(conn: Connection, keys: Collection[SessionKey], stamp: str) -> None:
+    """Recompute the derived rows of the stored sessions ``keys`` from their events, marking
+    their buckets dirty (for a migration that changes what a summary holds)."""
+    if not keys:
+        return
+    prepare(conn)
+    set_touched(conn, keys)
+    mark_touched_buckets(conn)
+    rows = [session_rows(facts) for facts in load_facts(conn).values()]
+    store(conn, rows, keys, stamp)
+    mark_touched_buckets(conn)
