@@ -1,7 +1,8 @@
 """Faults an ingest must come through with nothing lost and nothing stored twice.
 
 kill -9 at seeded random points, Ctrl-C, SIGTERM, a dead parse process, a full disk, first
-ingests racing on an empty database, a glob into a symlink loop: each run for real (the
+ingests racing on an empty database, a glob into a symlink loop, hostile input: each run
+for real (the
 ``cowrie-report`` process), then resumed, and compared with a clean run over the same
 input: exact counts, every derived table and every rollup (what every report reads), for
 plain, gzip and bzip2 files, on SQLite and PostgreSQL.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import json
+import os
 import random
 import signal
 import subprocess
@@ -342,3 +344,98 @@ def test_a_glob_into_a_symlink_loop_ends_with_the_directory_s_files(
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["files"] == 3
     assert tables(engine) == clean_tables(request, tmp_path, tree)
+
+
+def hostile_lines() -> tuple[list[bytes], dict[str, int], int]:
+    """Records an attacker controls; the dead letters they must give, and how many events."""
+
+    def event(n: int, **fields: object) -> bytes:
+        base = {
+            "eventid": "cowrie.command.input",
+            "timestamp": f"2024-03-01T10:{n // 60:02d}:{n % 60:02d}.000001Z",
+            "session": f"hostile{n % 7}",
+            "sensor": "edge",
+            "src_ip": "203.0.113.66",
+        }
+        return json.dumps(base | fields, ensure_ascii=False).encode()
+
+    good = [
+        event(0, input="\x1b]0;owned\x07\x1b[2J[bold red]x[/] '; DROP TABLE raw_events; --"),
+        event(1, eventid="cowrie.login.failed", username="\u202eroot", password="a\u0000b"),
+        event(2, input="echo " + "B" * 100_000),
+        event(3, input={"n": 10**30, "x": [True, None]}),
+        event(4, eventid="cowrie.login.success", username=7, password=["p"]),
+        event(5, eventid="cowrie.virustotal.scanfile", sha256="a" * 64, positives=10**20),
+        event(6, y=json.loads("[" * 200 + "]" * 200)),  # deep, not too deep
+        event(7, sensor=""),  # joins the session of its id that names one
+        event(8).replace(b'"edge"', b'"ed\\ud800ge"'),  # a lone surrogate: replaced
+        event(9).replace(b"203.0.113.66", b"203.0.113.\xff"),  # invalid UTF-8: replaced
+    ]
+    bad = {
+        "invalid_json": [b"{not json", b"\x00\x01\x02"],
+        "not_an_object": [b"[1, 2]", b'"cowrie.session.connect"'],
+        "not_a_cowrie_event": [b'{"eventid": "KIPP0011", "session": "x"}'],
+        "bad_timestamp": [event(10, timestamp="0000-01-01T00:00:00Z")],
+        "bad_session": [event(11, session="s" * 65)],
+        "bad_sensor": [event(12, sensor="S" * 256)],
+        "too_deep": [event(13, y=json.loads("[" * 300 + "]" * 300))],
+        "bad_number": [event(14)[:-1] + b', "n": NaN}', event(15)[:-1] + b', "n": -1e999}'],
+        "oversized_record": [b'{"input": "' + b"A" * (16 * 1024 * 1024 + 10) + b'"}'],
+        "unterminated_block": [b'{\n  "eventid": "cowrie.session.connect",'],
+    }
+    lines = [*good]
+    for records in bad.values():
+        lines.extend(records)
+    lines.append(event(16, input="after the unterminated block"))
+    return lines, {reason: len(records) for reason, records in bad.items()}, len(good) + 1
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"], ids=["plain", "gz"])
+def test_hostile_input_is_stored_exactly_or_set_aside_with_a_reason(
+    db_url: str, engine: Engine, tmp_path: Path, request: pytest.FixtureRequest, suffix: str
+) -> None:
+    lines, dead, events = hostile_lines()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / os.fsdecode(b"cowrie-\x1b[2J-\xff.json" + suffix.encode())
+    log.write_bytes(PACK[suffix](b"\n".join(lines) + b"\n"))
+    cmd = ingest_cmd(db_url, tmp_path, logs)
+    done = subprocess.run(cmd, capture_output=True, check=False, timeout=600)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["dead_letters"] == dead
+    assert summary["events_new"] == events
+    assert b"\x1b" not in done.stdout + done.stderr + (tmp_path / "status/ingest.json").read_bytes()
+    assert finish(cmd)["files_unchanged"] == 1
+    got = tables(engine)
+    assert got == clean_tables(request, tmp_path, logs)
+    sessions = {(r["sensor"], r["session_id"]) for r in got["session_summaries"]}
+    # The sensor name with a lone surrogate is another sensor, its surrogate replaced.
+    assert sessions == {("edge", f"hostile{n}") for n in range(7)} | {("ed\ufffdge", "hostile1")}
+    payloads = [
+        p if isinstance(p, dict) else json.loads(p)
+        for p in (r["payload"] for r in got["raw_events"])
+    ]
+    assert {"n": 10**30, "x": [True, None]} in [p.get("input") for p in payloads]
+    assert any(len(str(p.get("input"))) == 100_005 for p in payloads)
+
+
+def test_a_path_that_cannot_be_read_is_named_in_one_escaped_line(
+    tmp_path: Path,
+) -> None:
+    pipe = tmp_path / "cowrie.json"
+    os.mkfifo(pipe)
+    url = f"sqlite:///{tmp_path / 'cowrie.sqlite'}"
+    evil = str(tmp_path / "\x1b]0;owned\x07\x1b[2J")
+    for path, problem in ((pipe, "not a regular file (a named pipe)"), (evil, "no such file")):
+        done = subprocess.run(
+            cli(url, tmp_path, "ingest", str(path)),
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+        assert done.returncode == 1
+        assert done.stderr.decode().startswith(f"Error: {problem}")
+        assert len(done.stderr.splitlines()) == 1 and b"\x1b" not in done.stderr
+    assert b"\\x1b]0;owned\\x07\\x1b[2J" in done.stderr  # shown escaped, as `show` does
+    assert not (tmp_path / "cowrie.sqlite").exists()  # nothing was started
