@@ -107,8 +107,9 @@ class StatusEmitter:
         fsync: fsync files before replacing them (durable, slower).
 
     Use as a context manager: entering writes a ``running`` payload; leaving finishes with
-    ``finished``, or ``failed`` (with the exception type and message) when an exception
-    escapes (the exception is not swallowed).
+    ``finished``, ``interrupted`` when a ``KeyboardInterrupt`` escapes (Ctrl-C or SIGTERM
+    at a safe point), or ``failed`` (with the exception type and message) when another
+    exception escapes (the exception is not swallowed).
     """
 
     def __init__(
@@ -197,7 +198,8 @@ class StatusEmitter:
         self._write()
 
     def finish(self, state: str = "finished", **details: Any) -> None:
-        """Set the final ``state`` (``finished`` or ``failed``), merge ``details`` and write."""
+        """Set the final ``state`` (``finished``, ``failed`` or ``interrupted``), merge
+        ``details`` and write."""
         self.state = state
         self.update(None, **details)
         self._write()

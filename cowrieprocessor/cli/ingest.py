@@ -129,7 +129,8 @@ def command(
 
     Only bytes appended since the last run are read; rotated, replaced or truncated files
     are read again from the start. Bad records are kept in dead_letters with a reason.
-    Ctrl-C stops after the batch being written; the next run resumes there.
+    Ctrl-C or SIGTERM stops after the batch being written (exit code 130 or 143); the next
+    run resumes there, also after a crash.
     """
     console = stderr_console()
     with stop_on_ctrl_c(console) as check_stop:  # the whole run, refresh and summary included
