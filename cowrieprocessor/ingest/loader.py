@@ -387,16 +387,16 @@ def _replace_dead_letters(
     reason keeps its ``first_seen``: a record set aside run after run (a last line that
     never ends) is one dead letter, first seen once.
     """
-    table = DeadLetter.__table__
-    after = (table.c.source == source) & (table.c.source_offset > bindparam("low"))
+    after = (DeadLetter.source == source) & (DeadLetter.source_offset > bindparam("low"))
     lows = [batch.start - 1, *sorted({offset for offset, _, _ in batch.dead})]
     gaps = [{"low": low, "high": high} for low, high in itertools.pairwise(lows) if high > low + 1]
     if batch.ended is None:
         gaps.append({"low": lows[-1], "high": batch.position})
     else:
-        conn.execute(delete(table).where(after), {"low": lows[-1]})
+        conn.execute(delete(DeadLetter).where(after), {"low": lows[-1]})
     if gaps:
-        conn.execute(delete(table).where(after, table.c.source_offset < bindparam("high")), gaps)
+        below = DeadLetter.source_offset < bindparam("high")
+        conn.execute(delete(DeadLetter).where(after, below), gaps)
     if not batch.dead:
         return
     rows = [
@@ -409,14 +409,14 @@ def _replace_dead_letters(
         }
         for offset, reason, data in batch.dead
     ]
-    stmt = _dialect_insert(conn)(table)
+    stmt = _dialect_insert(conn)(DeadLetter)
     stmt = stmt.on_conflict_do_update(
         index_elements=["source", "source_offset"],
         set_={
             "reason": stmt.excluded.reason,
             "raw": stmt.excluded.raw,
             "first_seen": case(
-                (table.c.reason == stmt.excluded.reason, table.c.first_seen),
+                (DeadLetter.reason == stmt.excluded.reason, DeadLetter.first_seen),
                 else_=stmt.excluded.first_seen,
             ),
         },

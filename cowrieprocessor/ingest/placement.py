@@ -94,10 +94,9 @@ def place(conn: Connection, keys: Iterable[SessionKey]) -> Placed:
                 session = facts[sensor, session_id] = SessionFacts(sensor, session_id)
             session.add(kind, ts, event_hash, src_ip, payload)
     if moves:
-        raw = RawEvent.__table__
         conn.execute(
-            update(raw)
-            .where(raw.c.id == bindparam("row"))
+            update(RawEvent)
+            .where(RawEvent.id == bindparam("row"))
             .values(sensor=bindparam("to"), fallback_sensor=bindparam("home")),
             moves,
         )

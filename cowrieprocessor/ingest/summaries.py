@@ -167,8 +167,8 @@ def session_events(
 def delete_sessions(conn: Connection, keys: Collection[SessionKey]) -> None:
     """Delete the summaries of ``keys`` (sessions left without events)."""
     if keys:
-        key = tuple_(_summaries.c.sensor, _summaries.c.session_id)
-        conn.execute(delete(_summaries).where(key.in_(list(keys))))
+        key = tuple_(SessionSummary.sensor, SessionSummary.session_id)
+        conn.execute(delete(SessionSummary).where(key.in_(list(keys))))
 
 
 _UPSERT = "ON CONFLICT (sensor, session_id) DO UPDATE SET " + ", ".join(
