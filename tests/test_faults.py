@@ -273,7 +273,10 @@ def test_a_full_disk_fails_the_run_and_the_next_run_finishes_the_file(
             cmd = ingest_cmd(url, tmp_path, log)
             full = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600)
             assert full.returncode == 1
-            assert full.stderr.splitlines() == ["Error: database error: database or disk is full"]
+            database = tmp_path / "disk" / "cowrie.sqlite"
+            assert full.stderr.splitlines() == [
+                f"Error: SQLite database {database}: database or disk is full"
+            ]
             assert ingest_status(tmp_path)["state"] == "failed"
             assert 0 < stored(engine) < EVENTS  # some batches went in before the disk filled
             resize("256m")
