@@ -129,10 +129,20 @@ def clean_sqlite_tables(tmp_path: Path, *paths: Path) -> dict:
 
 
 def _clean(url: str, *paths: Path) -> dict:
+    """What ``cowrie-report ingest`` does, in this process: load, enrich offline, refresh."""
+    from cowrieprocessor.cli.common import select_providers
+    from cowrieprocessor.enrichment.runner import run_provider
+    from cowrieprocessor.enrichment.store import Scope
+
     engine = create_engine_for_url(url)
     try:
         upgrade(engine)
         Loader(engine).ingest(discover([str(p) for p in paths]))
+        for provider in select_providers((), offline_only=True, online=False, config=None):
+            try:
+                run_provider(engine, provider, scope=Scope())
+            finally:
+                provider.close()
         refresh_dirty(engine)
         return tables(engine)
     finally:
