@@ -294,8 +294,11 @@ class Loader:
             rows = [r for r in rows if r[0] in ours]
             fresh = summaries.facts_of(r for r in rows if (r[2], r[1]) not in stored)
             sessions = {key: session_rows(facts) for key, facts in fresh.items()}
-        touched = batch_keys if len(rows) == len(batch.rows) else {(r[2], r[1]) for r in rows}
-        self._recompute(conn, touched, stored, sessions, batch.stamp)
+        if len(rows) == len(batch.rows):
+            self._recompute(conn, batch_keys, stored, sessions, batch.stamp, listed=True)
+        else:
+            touched = {(r[2], r[1]) for r in rows}
+            self._recompute(conn, touched, stored, sessions, batch.stamp, listed=False)
         return len(rows)
 
     def _recompute(
@@ -305,9 +308,14 @@ class Loader:
         stored: dict[SessionKey, datetime],
         batch_sessions: dict[SessionKey, SessionRows],
         stamp: str,
+        *,
+        listed: bool,
     ) -> None:
         """Replace the derived rows of the ``touched`` sessions (their events stored) and of
-        any session a sensor-less event leaves or joins; mark their buckets dirty."""
+        any session a sensor-less event leaves or joins; mark their buckets dirty.
+
+        ``listed``: ``touched_sessions`` holds ``touched`` already.
+        """
         ids = {session_id for _, session_id in touched}
         related = {*touched, *(key for key in stored if key[1] in ids)}
         # A session id held by several sessions: its sensor-less events may belong elsewhere.
@@ -322,7 +330,7 @@ class Loader:
             summaries.set_touched(conn, continuing)
             computed.extend(session_rows(f) for f in summaries.load_facts(conn).values())
         computed.extend(session_rows(f) for f in placed.facts.values())
-        if continuing or group or touched is not batch_sessions.keys():
+        if continuing or group or not listed:
             # Events may have moved to sessions new here (back to their fallback sensor).
             summaries.set_touched(conn, {*touched, *group, *placed.facts})
         mark_touched_buckets(conn)  # the days the known sessions belonged to so far
