@@ -67,7 +67,7 @@ def test_schema_head_constant_matches_the_scripts() -> None:
 def test_credential_view_versions_recompute_only_what_changed(
     empty_db_url: str, tmp_path: Path
 ) -> None:
-    """0009 and 0010 mark the buckets whose credentials two versions read differently; a
+    """0009 and 0013 mark the buckets whose credentials two versions read differently; a
     refresh then gives the rollups of a database built at that version, in either direction.
 
     v1 read a username or password that is not a JSON string as text (differently on the
@@ -105,9 +105,9 @@ def test_credential_view_versions_recompute_only_what_changed(
             return [(str(day), user, attempts) for day, user, attempts in rows]
 
         v2 = [("2024-03-01", "root", 1), ("2024-03-02", "", 1), ("2024-03-03", "", 1)]
-        expected = {"0010": v2[:1], "0009": v2}
-        assert usernames() == expected["0010"]
-        for revision in ("0009", "0008", "0009", "0010"):
+        expected = {"0013": v2[:1], "0009": v2}
+        assert usernames() == expected["0013"]
+        for revision in ("0009", "0008", "0009", "0013"):
             current = current_revision(engine)
             (downgrade if revision < current else upgrade)(engine, revision)
             assert dirty_buckets(engine) == 2  # 2024-03-02 and -03, not 2024-03-01
@@ -178,7 +178,7 @@ def test_enrichment_migration_on_a_populated_database(empty_db_url: str, tmp_pat
     files = dirty_logs(tmp_path / "logs")
     engine = create_engine_for_url(empty_db_url)
     try:
-        # Loaded at the head (the loader writes what 0010 added), then taken back to 0009:
+        # Loaded at the head (the loader writes what 0013 added), then taken back to 0009:
         # its data stays.
         upgrade(engine)
         Loader(engine).ingest(files)
@@ -189,7 +189,7 @@ def test_enrichment_migration_on_a_populated_database(empty_db_url: str, tmp_pat
         assert dirty_buckets(engine) == 0
         tables = set(inspect(engine).get_table_names())
         assert check(engine, rollups=[r for r in ALL_ROLLUPS if r.name in tables]) == []
-        upgrade(engine)  # 0010 then marks the buckets whose credential figures change
+        upgrade(engine)  # 0013 then marks the buckets whose credential figures change
         refresh_dirty(engine)
         assert check(engine) == []
         with engine.connect() as conn:
@@ -203,18 +203,18 @@ def test_enrichment_migration_on_a_populated_database(empty_db_url: str, tmp_pat
         downgrade(engine, "0009")
         tables = set(inspect(engine).get_table_names())
         assert "ip_enrichment" not in tables and "daily_enrichment" not in tables
-        refresh_dirty(engine, rollups=old)  # 0010's downgrade marks its credential buckets
+        refresh_dirty(engine, rollups=old)  # 0013's downgrade marks its credential buckets
         assert check(engine, rollups=[r for r in ALL_ROLLUPS if r.name in tables]) == []
     finally:
         engine.dispose()
 
 
-def test_0010_places_the_events_without_sensor_of_a_database_loaded_before(
+def test_0013_places_the_events_without_sensor_of_a_database_loaded_before(
     empty_db_url: str, tmp_path: Path, request
 ) -> None:
-    """A database loaded before 0010 held each event without sensor in a session of its own,
+    """A database loaded before 0013 held each event without sensor in a session of its own,
     (unknown, session id); the migration merges those into the session that names a sensor,
-    giving the tables and rollups of a database loaded at 0010."""
+    giving the tables and rollups of a database loaded at 0013."""
     from dbhelpers import rollup_snapshot, snapshot
     from test_ingest import sensorless_parts, write_lines
 
@@ -259,7 +259,7 @@ def test_0010_places_the_events_without_sensor_of_a_database_loaded_before(
         clean.dispose()
 
 
-def test_0010_recomputes_summaries_whose_first_success_has_uncounted_credentials(
+def test_0013_recomputes_summaries_whose_first_success_has_uncounted_credentials(
     empty_db_url: str, tmp_path: Path
 ) -> None:
     from sqlalchemy import text

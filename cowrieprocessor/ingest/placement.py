@@ -109,7 +109,7 @@ def place_shared_ids(conn: Connection, stamp: str) -> int:
     left without events (merged into the one that names the sensor).
 
     For a database loaded before this rule, where each sensor-less event had a session of
-    its own (migration ``0010``). ``stamp`` is the ``updated_at`` of the rewritten summaries.
+    its own (migration ``0013``). ``stamp`` is the ``updated_at`` of the rewritten summaries.
     """
     summaries.prepare(conn)
     keys = {

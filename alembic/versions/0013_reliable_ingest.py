@@ -27,7 +27,7 @@ value are marked dirty (both ways), as 0009 did. A session summary's username an
 are now those of its first successful login that the credential rollups count: the
 sessions with a successful login holding another kind of value are recomputed.
 
-Revision ID: 0010
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-02
 """
@@ -41,7 +41,7 @@ from alembic import op
 from cowrieprocessor.ingest import placement, summaries
 from cowrieprocessor.rollups import ddl
 
-revision: str = "0010"
+revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
