@@ -120,6 +120,7 @@ def test_long_commands_are_kept_intact() -> None:
         (line(session="x" * 200), "bad_session"),
         (line(eventid="cowrie." + "x" * 200), "bad_eventid"),
         (line(sensor="s" * 256), "bad_sensor"),
+        (line(sensor="aggregate"), "reserved_sensor"),
         (line(src_ip="9" * 65), "bad_src_ip"),
     ],
 )

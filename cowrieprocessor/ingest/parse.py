@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from cowrieprocessor.db import limits
+from cowrieprocessor.sensors import sensor_name_problem
 
 REPLACEMENT = "\ufffd"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -200,8 +201,8 @@ def parse_fields(data: bytes, default_sensor: str | None = None) -> tuple[Any, .
     sensor = get("sensor")
     if type(sensor) is not str or not sensor:
         sensor = default_sensor or "unknown"
-    elif len(sensor) > limits.SENSOR:
-        raise BadRecord("bad_sensor")
+    elif (problem := sensor_name_problem(sensor)) is not None:
+        raise BadRecord(problem)  # too long, or the aggregate report's reserved name
     src_ip = get("src_ip")
     if type(src_ip) is not str:
         src_ip = None
