@@ -519,3 +519,15 @@ def test_render_shows_the_enrichment_figures() -> None:
         "Country/AS data: geoip2fast 2024-06-18 (GeoLite2 data created by MaxMind)",
     ]:
         assert expected in output, expected
+
+
+def test_the_data_source_line_wraps_whole_and_ends_its_line() -> None:
+    """The attribution the data's licence asks for is never cut at the console's width."""
+    source = "geoip2fast 1.2.2 geoip2fast-asn-ipv6.dat.gz 4677354 bytes, data of 2024-06-18"
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=80, color_system=None, markup=False, emoji=False)
+    console.print(render_report(example_document("daily"), sources=[source]))
+    output = buffer.getvalue()
+    assert output.endswith("\n")
+    assert "…" not in output.split("Country/AS data:")[1]
+    assert "created by MaxMind)" in output

@@ -535,5 +535,7 @@ def render_report(
     parts.append(_top_lists(document, uncommon_total, country_names))
     if sources:
         note = "Country/AS data: " + "; ".join(sources)
-        parts.append(safe_text(note + " (GeoLite2 data created by MaxMind)", 400))
+        line = safe_text(note + " (GeoLite2 data created by MaxMind)", 400)
+        line.no_wrap, line.overflow, line.end = False, "fold", "\n"  # a line of its own
+        parts.append(line)
     return Group(*parts)
