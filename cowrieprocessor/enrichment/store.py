@@ -195,7 +195,7 @@ def save(
     before = _current(conn, kind, provider, list(latest))
     fetched = _db_time(conn, now)
     expiry = {
-        status: _db_time(conn, _expires(Result("", status), now, ttl, not_found_ttl))  # type: ignore[arg-type]
+        status: _db_time(conn, _expires(Result("", status), now, ttl, not_found_ttl))
         for status in ("ok", "not_found", "error")
     }
     changed: list[str] = []
