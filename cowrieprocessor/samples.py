@@ -40,6 +40,7 @@ Realism notes
 
 from __future__ import annotations
 
+import bisect
 import bz2
 import datetime
 import gzip
@@ -1005,19 +1006,10 @@ class _Sink:
         if not buf:
             return
         buf.sort()
-        if watermark is None:
-            cut = len(buf)
-        else:
-            lo, hi = 0, len(buf)
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if buf[mid][0] < watermark:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            cut = lo
+        # (watermark,) sorts before every record of that time: the records before it go
+        cut = len(buf) if watermark is None else bisect.bisect_left(buf, (watermark,))
         if cut:
-            self.handle.write(b"".join([rec[2] for rec in buf[:cut]]))
+            self.handle.write(b"".join([line for _, _, line in buf[:cut]]))
             del buf[:cut]
 
     def close(self, tail: bytes = b"") -> None:
