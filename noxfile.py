@@ -30,9 +30,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy over what `[tool.mypy]` in pyproject.toml names (the test group too: the
-    package's testing helpers import it)."""
-    _install(session, "dev")
+    """mypy over what `[tool.mypy]` in pyproject.toml names."""
+    _install(session, "dev")  # the test group too: the package's testing helpers import it
     session.run("mypy")
 
 
