@@ -1,9 +1,9 @@
-"""Developer tasks: `nox -s tests`, `nox -s lint`, `nox -s bench`, `nox -s bench_refresh`,
-`nox -s bench_reports` (docs/benchmarks.md)."""
+"""Developer tasks: `nox -s tests`, `nox -s lint`, `nox -s typecheck`, `nox -s bench`,
+`nox -s bench_refresh`, `nox -s bench_reports` (docs/benchmarks.md)."""
 
 import nox
 
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.default_venv_backend = "venv"
 
 
@@ -29,6 +29,13 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy over what `[tool.mypy]` in pyproject.toml names."""
+    _install(session, "dev")  # the test group too: the package's testing helpers import it
+    session.run("mypy")
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Ingest benchmark: events/s and peak RSS on SQLite and PostgreSQL (args pass through)."""
     _install(session, "test")
@@ -36,14 +43,14 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
-def bench_refresh(session):
+def bench_refresh(session: nox.Session) -> None:
     """Rollup refresh benchmark, 1 and N days of history (args pass through)."""
     _install(session, "test")
     session.run("python", "scripts/bench_refresh.py", *session.posargs)
 
 
 @nox.session
-def bench_reports(session):
+def bench_reports(session: nox.Session) -> None:
     """Report benchmark: `show` end to end against the same document from the base tables."""
     _install(session, "test")
     session.run("python", "scripts/bench_reports.py", *session.posargs)

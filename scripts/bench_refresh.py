@@ -29,7 +29,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
-from cowrieprocessor.db.engine import create_engine_for_url
+from cowrieprocessor.db.engine import create_engine_for_url, dbapi_connection
 from cowrieprocessor.db.migrate import upgrade
 from cowrieprocessor.rollups.refresh import READERS, rebuild_all, refresh_dirty
 from cowrieprocessor.testing.postgres import create_database, drop_database
@@ -162,7 +162,7 @@ def add_day(
     day = (START + timedelta(days=day_index)).isoformat()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            raw = conn.connection.driver_connection
+            raw = dbapi_connection(conn)
             with raw.cursor() as cur:
                 for kind, (table, cols) in TABLES.items():
                     with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:

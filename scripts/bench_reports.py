@@ -31,7 +31,7 @@ import cowrieprocessor
 from cowrieprocessor.db.engine import create_engine_for_url, create_session_maker
 from cowrieprocessor.db.migrate import current_revision, head_revision, upgrade
 from cowrieprocessor.reporting.builders import builder_for
-from cowrieprocessor.reporting.dal import LIVE_VIEWS
+from cowrieprocessor.reporting.dal import LIVE_VIEWS, ROLLUP_TABLES, RollupTables
 from cowrieprocessor.reporting.periods import Period
 from cowrieprocessor.rollups.refresh import rebuild_all
 
@@ -96,10 +96,12 @@ def startup_seconds(runs: int) -> float:
     return median_seconds([sys.executable, "-c", imports], runs)
 
 
-def build_seconds(url: str, period: Period, **kwargs: object) -> tuple[float, dict]:
-    """Wall time of building one aggregate document in process."""
+def build_seconds(
+    url: str, period: Period, tables: RollupTables = ROLLUP_TABLES
+) -> tuple[float, dict]:
+    """Wall time of building one aggregate document in process, from ``tables``."""
     engine = create_engine_for_url(url)
-    builder = builder_for(period.report_type)(create_session_maker(engine), **kwargs)
+    builder = builder_for(period.report_type)(create_session_maker(engine), tables=tables)
     t = time.perf_counter()
     doc = builder.build(period)
     seconds = time.perf_counter() - t

@@ -81,6 +81,24 @@ def enrich_reference(engine: Engine, events: list[dict[str, Any]]) -> RefEnrichm
     urls = sorted(
         {e["url"] for e in transfers if e["eventid"] == DOWNLOAD and isinstance(e.get("url"), str)}
     )
+    dshield, spur, greynoise = _ip_results(ips, ref)
+    vt = _virustotal_results(shas, ref)
+    urlhaus = _urlhaus_results(urls, ref)
+    with engine.begin() as conn:
+        day, week = timedelta(days=1), timedelta(days=7)
+        store.save(conn, "dshield", "ip", dshield, NOW, ttl=day, not_found_ttl=day)
+        store.save(conn, "spur", "ip", spur, NOW, ttl=week, not_found_ttl=day)
+        store.save(conn, "greynoise", "ip", greynoise, NOW, ttl=day, not_found_ttl=day)
+        store.save(conn, "virustotal", "file", vt, NOW, ttl=week, not_found_ttl=day)
+        store.save(conn, "urlhaus", "url", urlhaus, NOW, ttl=day, not_found_ttl=day)
+    return ref
+
+
+def _ip_results(
+    ips: list[str], ref: RefEnrichment
+) -> tuple[list[Result], list[Result], list[Result]]:
+    """DShield, SPUR and GreyNoise answers for ``ips`` (chosen by a hash of the address),
+    recorded in ``ref`` with the offline facts."""
     dshield, spur, greynoise = [], [], []
     for ip in ips:
         facts = offline_facts(ip)
@@ -108,6 +126,11 @@ def enrich_reference(engine: Engine, events: list[dict[str, Any]]) -> RefEnrichm
             greynoise.append(Result(ip, "ok", {"classification": cls, "riot": riot, "noise": True}))
         if facts:
             ref.ip[ip] = facts
+    return dshield, spur, greynoise
+
+
+def _virustotal_results(shas: list[str], ref: RefEnrichment) -> list[Result]:
+    """VirusTotal answers for ``shas`` (every fourth unknown), recorded in ``ref``."""
     vt = []
     for i, sha in enumerate(shas):
         if i % 4 == 3:
@@ -119,6 +142,11 @@ def enrich_reference(engine: Engine, events: list[dict[str, Any]]) -> RefEnrichm
         ref.vt[sha] = facts
         fields = {"label": label, "malicious": i % 3, "engines": 70, "first_submitted_at": first}
         vt.append(Result(sha, "ok", fields))
+    return vt
+
+
+def _urlhaus_results(urls: list[str], ref: RefEnrichment) -> list[Result]:
+    """URLhaus answers for ``urls`` (every other one unknown), recorded in ``ref``."""
     urlhaus = []
     for i, url in enumerate(urls):
         if i % 2:
@@ -128,11 +156,4 @@ def enrich_reference(engine: Engine, events: list[dict[str, Any]]) -> RefEnrichm
         ref.url_tags[url] = list(tags)
         fields = {"url_status": "online", "threat": "malware_download", "tags": list(tags)}
         urlhaus.append(Result(url, "ok", fields, tags=tags))
-    with engine.begin() as conn:
-        day, week = timedelta(days=1), timedelta(days=7)
-        store.save(conn, "dshield", "ip", dshield, NOW, ttl=day, not_found_ttl=day)
-        store.save(conn, "spur", "ip", spur, NOW, ttl=week, not_found_ttl=day)
-        store.save(conn, "greynoise", "ip", greynoise, NOW, ttl=day, not_found_ttl=day)
-        store.save(conn, "virustotal", "file", vt, NOW, ttl=week, not_found_ttl=day)
-        store.save(conn, "urlhaus", "url", urlhaus, NOW, ttl=day, not_found_ttl=day)
-    return ref
+    return urlhaus

@@ -196,12 +196,8 @@ def expected_report(
     all_sessions = ref_sessions(events)
     window = _select(all_sessions, period_start, period_end, sensor)
     n = len(window)
-    logins = [e for s in window for e in s.logins]
     commands = [e for s in window for e in s.commands]
     downloads = [e for s in window for e in s.downloads]
-    uploads = [e for s in window for e in s.uploads]
-    command_counts = [len(s.commands) for s in window]
-
     label_field, label = _label(report_type, period_start)
     doc: dict[str, Any] = {
         "@timestamp": datetime.combine(period_start, datetime.min.time(), UTC).isoformat(),
@@ -211,177 +207,34 @@ def expected_report(
         "date_range": {"start": period_start.isoformat(), "end": period_end.isoformat()},
         label_field: label,
     }
-    counted = [e for e in logins if _counted(e)]
-    usernames = Counter(_credential(e.get("username")) for e in counted)
-    passwords = Counter(_credential(e.get("password")) for e in counted)
-    combos = Counter(
-        _credential(e.get("username")) + ":" + _credential(e.get("password")) for e in counted
-    )
-    protocols = Counter(s.protocol for s in window if s.protocol)
-
-    def ip_data(s: RefSession) -> dict[str, Any]:
-        return enr.ip.get(s.src_ip, {}) if s.src_ip is not None else {}
-
-    def transfers(s: RefSession) -> list[tuple[str, str]]:
-        """(shasum, label) per download/upload event: Cowrie's verdict, else VirusTotal's."""
-        out = []
-        for e, label in zip(s.downloads + s.uploads, s.transfer_labels, strict=True):
-            sha = _text(e.get("shasum"))
-            out.append((sha, label or (enr.vt.get(sha, {}).get("label") or "")))
-        return out
-
-    def vt_flagged(s: RefSession) -> bool:
-        return s.vt_flagged or any(
-            enr.vt.get(sha, {}).get("malicious", 0) > 0 for sha, _ in transfers(s)
-        )
-
-    def recent_vt(s: RefSession) -> bool:
-        # Near 0001-01-01 the earliest day that exists (nothing is submitted before it).
-        first = max(s.day.toordinal() - RECENT_VT_DAYS, 1)
-        since = datetime.combine(date.fromordinal(first), datetime.min.time(), UTC)
-        return any(
-            enr.vt.get(sha, {}).get("first_submitted") is not None
-            and enr.vt[sha]["first_submitted"] >= since
-            for sha, _ in transfers(s)
-        )
-
-    doc["sessions"] = {
-        "total": n,
-        "unique_ips": _unique_ips(window),
-        "unique_usernames": len(usernames),
-        "unique_passwords": len(passwords),
-        "login_attempts": len(logins),
-        "login_successes": sum(e["eventid"] == "cowrie.login.success" for e in logins),
-        "avg_commands": round2(sum(command_counts), n),
-        "max_commands": max(command_counts, default=0),
-        "min_commands": min(command_counts, default=0),
-        "avg_duration": round2(Fraction(sum(s.duration_us for s in window), 1_000_000), n),
-        "protocols": dict(sorted(protocols.items())),
-        "top_usernames": _top(usernames, top_n),
-        "top_passwords": _top(passwords, top_n),
-        "top_combinations": _top(combos, top_n),
-        "top_source_ips": _top(Counter(s.src_ip for s in window if s.src_ip), top_n),
-        "vt_flagged": sum(vt_flagged(s) for s in window),
-        "dshield_flagged": sum(bool(ip_data(s).get("dshield_flagged")) for s in window),
-    }
+    doc["sessions"] = _sessions_section(window, enr, top_n)
     inputs = Counter(_text(e.get("input")) for e in commands if e.get("input") is not None)
     doc["commands"] = {
         "total": len(commands),
         "unique": len(inputs),
         "top_commands": _top(inputs, top_n),
     }
-    hashes = Counter(_text(e.get("shasum")) for e in downloads + uploads)
-    hashes.pop("", None)
-    urls = Counter(_text(e.get("url")) for e in downloads)
-    urls.pop("", None)
-    labels = Counter(label for s in window for _, label in transfers(s) if label)
-    recent = sorted(
-        (s for s in window if recent_vt(s)), key=lambda s: (s.day, s.sensor, s.session_id)
-    )
-    doc["files"] = {
-        "downloads_total": len(downloads),
-        "uploads_total": len(uploads),
-        "unique_hashes": len(hashes),
-        "top_hashes": _top(hashes, top_n),
-        "top_urls": _top(urls, top_n),
-        "unique_vt_classifications": len(labels),
-        "vt_classifications_top": _top(labels, top_n),
-        "recent_vt_submissions": len(recent),
-    }
-
-    def per_session(key: str) -> Counter[str]:
-        return Counter(ip_data(s)[key] for s in window if ip_data(s).get(key))
-
-    tags = Counter(
-        tag for e in downloads for tag in enr.url_tags.get(_text(e.get("url")), []) if e.get("url")
-    )
-    tunnelled = [s for s in window if ip_data(s).get("tunnel")]
-    doc["enrichments"] = {
-        "urlhaus_tags_top": _top(tags, top_n),
-        "asn_top": _top(per_session("as_label"), top_n),
-        "country_top": _top(per_session("country"), top_n),
-        "spur_infrastructure_top": _top(per_session("spur_class"), top_n),
-        "spur_tunnels": {
-            "total": len(tunnelled),
-            "anonymous": sum(bool(ip_data(s).get("anonymous")) for s in tunnelled),
-        },
-        "greynoise_classification_top": _top(per_session("gn_class"), top_n),
-        "benign_scanner_sessions": sum(bool(ip_data(s).get("riot")) for s in window),
-    }
+    doc["files"], labels, recent = _files_section(window, enr, top_n)
+    doc["enrichments"] = _enrichments_section(window, enr, top_n)
     doc["abnormalities"] = {
         "uncommon_command_sessions": [s.session_id for s in _uncommon(window)[:top_n]],
         "recent_vt_submission_sessions": [s.session_id for s in recent[:top_n]],
     }
-
-    def day_entry(day: date) -> dict[str, Any]:
-        of_day = _select(all_sessions, day, day, sensor)
-        return {
-            "date": day.isoformat(),
-            "sessions": len(of_day),
-            "unique_ips": _unique_ips(of_day),
-            "commands": sum(len(s.commands) for s in of_day),
-            "downloads": sum(len(s.downloads) for s in of_day),
-        }
-
     days = [period_start + timedelta(days=i) for i in range((period_end - period_start).days + 1)]
-    alerts: list[dict[str, Any]] = []
-    # ip_spike: against the average over those of the previous 7 days that had sessions.
-    # Dates before 0001-01-01 do not exist (and hold no sessions): ordinals from 1.
-    before = [
-        date.fromordinal(n)
-        for n in range(max(1, period_start.toordinal() - 7), period_start.toordinal())
-    ]
-    baseline = [day_entry(d) for d in before if _select(all_sessions, d, d, sensor)]
-    if baseline:
-        average = round2(sum(d["unique_ips"] for d in baseline), len(baseline))
-        if report_type == "daily":
-            current: float = doc["sessions"]["unique_ips"]
-        else:  # a week or month compares its average unique IPs per day
-            current = round2(sum(day_entry(d)["unique_ips"] for d in days), len(days))
-        if current > IP_SPIKE_FACTOR * average:
-            shown = str(current) if report_type == "daily" else _fmt(current)
-            alerts.append(
-                {
-                    "type": "ip_spike",
-                    "severity": "medium",
-                    "message": f"Unique IPs ({shown}) above 1.5x the 7-day average "
-                    f"({_fmt(average)})",
-                    "current": current,
-                    "average": average,
-                }
-            )
-    earlier = [
-        s
-        for s in all_sessions
-        if 0 < period_start.toordinal() - s.day.toordinal() <= 30
-        and (sensor is None or s.sensor == sensor)
-    ]
-    seen = {label for s in earlier for _, label in transfers(s) if label}
-    new = sorted(set(labels) - seen)
-    if new:
-        alerts.append(
-            {
-                "type": "new_vt_classification",
-                "severity": "high",
-                "message": f"New VirusTotal classifications: {', '.join(new)}",
-                "classifications": new,
-            }
+    alerts = [
+        alert
+        for alert in (
+            _ip_spike_alert(all_sessions, sensor, report_type, days, doc["sessions"]["unique_ips"]),
+            _new_classification_alert(all_sessions, sensor, period_start, labels, enr),
+            _tunnel_alert(window, enr),
         )
-    if n and len(tunnelled) * 100 > 30 * n:
-        percentage = round2(len(tunnelled) * 100, n)
-        alerts.append(
-            {
-                "type": "high_tunnel_usage",
-                "severity": "medium",
-                "message": f"Tunnelled sessions ({_fmt(percentage)}%) above 30% of all sessions",
-                "percentage": percentage,
-            }
-        )
+        if alert is not None
+    ]
     doc["alerts"] = alerts
 
     if report_type != "daily":
         doc["days_included"] = len(days)
-        doc["daily"] = [day_entry(d) for d in days]
+        doc["daily"] = [_day_entry(all_sessions, d, sensor) for d in days]
         previous = _previous_period(report_type, period_start)
         prev = [] if previous is None else _select(all_sessions, *previous, sensor)
         downloads_change = _change(len(downloads), sum(len(s.downloads) for s in prev))
@@ -398,3 +251,206 @@ def expected_report(
         }
         doc["alerts_summary"] = dict(Counter(a["type"] for a in alerts))
     return doc
+
+
+def _ip_data(enr: RefEnrichment, s: RefSession) -> dict[str, Any]:
+    return enr.ip.get(s.src_ip, {}) if s.src_ip is not None else {}
+
+
+def _transfers(enr: RefEnrichment, s: RefSession) -> list[tuple[str, str]]:
+    """(shasum, label) per download/upload event: Cowrie's verdict, else VirusTotal's."""
+    out = []
+    for e, label in zip(s.downloads + s.uploads, s.transfer_labels, strict=True):
+        sha = _text(e.get("shasum"))
+        out.append((sha, label or (enr.vt.get(sha, {}).get("label") or "")))
+    return out
+
+
+def _vt_flagged(enr: RefEnrichment, s: RefSession) -> bool:
+    return s.vt_flagged or any(
+        enr.vt.get(sha, {}).get("malicious", 0) > 0 for sha, _ in _transfers(enr, s)
+    )
+
+
+def _recent_vt(enr: RefEnrichment, s: RefSession) -> bool:
+    # Near 0001-01-01 the earliest day that exists (nothing is submitted before it).
+    first = max(s.day.toordinal() - RECENT_VT_DAYS, 1)
+    since = datetime.combine(date.fromordinal(first), datetime.min.time(), UTC)
+    return any(
+        enr.vt.get(sha, {}).get("first_submitted") is not None
+        and enr.vt[sha]["first_submitted"] >= since
+        for sha, _ in _transfers(enr, s)
+    )
+
+
+def _sessions_section(window: list[RefSession], enr: RefEnrichment, top_n: int) -> dict[str, Any]:
+    n = len(window)
+    logins = [e for s in window for e in s.logins]
+    command_counts = [len(s.commands) for s in window]
+    counted = [e for e in logins if _counted(e)]
+    usernames = Counter(_credential(e.get("username")) for e in counted)
+    passwords = Counter(_credential(e.get("password")) for e in counted)
+    combos = Counter(
+        _credential(e.get("username")) + ":" + _credential(e.get("password")) for e in counted
+    )
+    protocols = Counter(s.protocol for s in window if s.protocol)
+    return {
+        "total": n,
+        "unique_ips": _unique_ips(window),
+        "unique_usernames": len(usernames),
+        "unique_passwords": len(passwords),
+        "login_attempts": len(logins),
+        "login_successes": sum(e["eventid"] == "cowrie.login.success" for e in logins),
+        "avg_commands": round2(sum(command_counts), n),
+        "max_commands": max(command_counts, default=0),
+        "min_commands": min(command_counts, default=0),
+        "avg_duration": round2(Fraction(sum(s.duration_us for s in window), 1_000_000), n),
+        "protocols": dict(sorted(protocols.items())),
+        "top_usernames": _top(usernames, top_n),
+        "top_passwords": _top(passwords, top_n),
+        "top_combinations": _top(combos, top_n),
+        "top_source_ips": _top(Counter(s.src_ip for s in window if s.src_ip), top_n),
+        "vt_flagged": sum(_vt_flagged(enr, s) for s in window),
+        "dshield_flagged": sum(bool(_ip_data(enr, s).get("dshield_flagged")) for s in window),
+    }
+
+
+def _files_section(
+    window: list[RefSession], enr: RefEnrichment, top_n: int
+) -> tuple[dict[str, Any], Counter[str], list[RefSession]]:
+    """The ``files`` section, the VirusTotal labels counted in it and the sessions with a
+    recent VirusTotal submission."""
+    downloads = [e for s in window for e in s.downloads]
+    uploads = [e for s in window for e in s.uploads]
+    hashes = Counter(_text(e.get("shasum")) for e in downloads + uploads)
+    hashes.pop("", None)
+    urls = Counter(_text(e.get("url")) for e in downloads)
+    urls.pop("", None)
+    labels = Counter(label for s in window for _, label in _transfers(enr, s) if label)
+    recent = sorted(
+        (s for s in window if _recent_vt(enr, s)), key=lambda s: (s.day, s.sensor, s.session_id)
+    )
+    section = {
+        "downloads_total": len(downloads),
+        "uploads_total": len(uploads),
+        "unique_hashes": len(hashes),
+        "top_hashes": _top(hashes, top_n),
+        "top_urls": _top(urls, top_n),
+        "unique_vt_classifications": len(labels),
+        "vt_classifications_top": _top(labels, top_n),
+        "recent_vt_submissions": len(recent),
+    }
+    return section, labels, recent
+
+
+def _enrichments_section(
+    window: list[RefSession], enr: RefEnrichment, top_n: int
+) -> dict[str, Any]:
+    downloads = [e for s in window for e in s.downloads]
+
+    def per_session(key: str) -> Counter[str]:
+        return Counter(_ip_data(enr, s)[key] for s in window if _ip_data(enr, s).get(key))
+
+    tags = Counter(
+        tag for e in downloads for tag in enr.url_tags.get(_text(e.get("url")), []) if e.get("url")
+    )
+    tunnelled = [s for s in window if _ip_data(enr, s).get("tunnel")]
+    return {
+        "urlhaus_tags_top": _top(tags, top_n),
+        "asn_top": _top(per_session("as_label"), top_n),
+        "country_top": _top(per_session("country"), top_n),
+        "spur_infrastructure_top": _top(per_session("spur_class"), top_n),
+        "spur_tunnels": {
+            "total": len(tunnelled),
+            "anonymous": sum(bool(_ip_data(enr, s).get("anonymous")) for s in tunnelled),
+        },
+        "greynoise_classification_top": _top(per_session("gn_class"), top_n),
+        "benign_scanner_sessions": sum(bool(_ip_data(enr, s).get("riot")) for s in window),
+    }
+
+
+def _day_entry(all_sessions: list[RefSession], day: date, sensor: str | None) -> dict[str, Any]:
+    of_day = _select(all_sessions, day, day, sensor)
+    return {
+        "date": day.isoformat(),
+        "sessions": len(of_day),
+        "unique_ips": _unique_ips(of_day),
+        "commands": sum(len(s.commands) for s in of_day),
+        "downloads": sum(len(s.downloads) for s in of_day),
+    }
+
+
+def _ip_spike_alert(
+    all_sessions: list[RefSession],
+    sensor: str | None,
+    report_type: str,
+    days: list[date],
+    unique_ips: int,
+) -> dict[str, Any] | None:
+    """ip_spike: against the average over those of the previous 7 days that had sessions."""
+    # Dates before 0001-01-01 do not exist (and hold no sessions): ordinals from 1.
+    period_start = days[0]
+    before = [
+        date.fromordinal(n)
+        for n in range(max(1, period_start.toordinal() - 7), period_start.toordinal())
+    ]
+    baseline = [_day_entry(all_sessions, d, sensor) for d in before]
+    baseline = [entry for entry in baseline if entry["sessions"]]
+    if not baseline:
+        return None
+    average = round2(sum(d["unique_ips"] for d in baseline), len(baseline))
+    if report_type == "daily":
+        current: float = unique_ips
+    else:  # a week or month compares its average unique IPs per day
+        current = round2(
+            sum(_day_entry(all_sessions, d, sensor)["unique_ips"] for d in days), len(days)
+        )
+    if current <= IP_SPIKE_FACTOR * average:
+        return None
+    shown = str(current) if report_type == "daily" else _fmt(current)
+    return {
+        "type": "ip_spike",
+        "severity": "medium",
+        "message": f"Unique IPs ({shown}) above 1.5x the 7-day average ({_fmt(average)})",
+        "current": current,
+        "average": average,
+    }
+
+
+def _new_classification_alert(
+    all_sessions: list[RefSession],
+    sensor: str | None,
+    period_start: date,
+    labels: Counter[str],
+    enr: RefEnrichment,
+) -> dict[str, Any] | None:
+    earlier = [
+        s
+        for s in all_sessions
+        if 0 < period_start.toordinal() - s.day.toordinal() <= 30
+        and (sensor is None or s.sensor == sensor)
+    ]
+    seen = {label for s in earlier for _, label in _transfers(enr, s) if label}
+    new = sorted(set(labels) - seen)
+    if not new:
+        return None
+    return {
+        "type": "new_vt_classification",
+        "severity": "high",
+        "message": f"New VirusTotal classifications: {', '.join(new)}",
+        "classifications": new,
+    }
+
+
+def _tunnel_alert(window: list[RefSession], enr: RefEnrichment) -> dict[str, Any] | None:
+    n = len(window)
+    tunnelled = [s for s in window if _ip_data(enr, s).get("tunnel")]
+    if not n or len(tunnelled) * 100 <= 30 * n:
+        return None
+    percentage = round2(len(tunnelled) * 100, n)
+    return {
+        "type": "high_tunnel_usage",
+        "severity": "medium",
+        "message": f"Tunnelled sessions ({_fmt(percentage)}%) above 30% of all sessions",
+        "percentage": percentage,
+    }

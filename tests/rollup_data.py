@@ -148,23 +148,34 @@ def expected(events: list[dict]) -> dict[str, set[tuple]]:
     sessions: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for e in unique:
         sessions[(e["sensor"], e["session"])].append(e)
-    out: dict[str, dict[tuple, Counter]] = defaultdict(lambda: defaultdict(Counter))
-    sets: dict[str, dict[tuple, set]] = defaultdict(lambda: defaultdict(set))
-    stats: dict[tuple, dict] = {}
+    totals = _RollupTotals()
     for (sensor, sid), evs in sessions.items():
         evs.sort(key=lambda e: e["timestamp"])
+        totals.add_session(sensor, sid, evs)
+    return totals.rows()
+
+
+class _RollupTotals:
+    """The rollups' counters per key (``out``), the sessions behind a key (``sets``), and
+    the figures of ``daily_sessions`` per bucket (``stats``), session by session."""
+
+    def __init__(self) -> None:
+        self.out: dict[str, dict[tuple, Counter]] = defaultdict(lambda: defaultdict(Counter))
+        self.sets: dict[str, dict[tuple, set]] = defaultdict(lambda: defaultdict(set))
+        self.stats: dict[tuple, Counter] = {}
+
+    def add_session(self, sensor: str, sid: str, evs: list[dict]) -> None:
         first, last = _parse(evs[0]["timestamp"]), _parse(evs[-1]["timestamp"])
-        day = first.date().isoformat()
-        bucket = (day, sensor)
+        bucket = (first.date().isoformat(), sensor)
         kinds = Counter(e["eventid"] for e in evs)
-        ips = [e["src_ip"] for e in evs if e.get("src_ip")]
-        protos = [e["protocol"] for e in evs if e.get("protocol")]
-        versions = [e["version"] for e in evs if e["eventid"] == "cowrie.client.version"]
-        hasshes = [e["hassh"] for e in evs if e["eventid"] == "cowrie.client.kex"]
+        vt_flagged = self._add_files(bucket, sid, evs)
+        self._add_stats(bucket, kinds, vt_flagged, (last - first) // timedelta(microseconds=1))
+        self._add_events(bucket, sid, evs)
+        self._add_session_values(bucket, first, evs, kinds)
+
+    def _add_files(self, bucket: tuple, sid: str, evs: list[dict]) -> bool:
+        """Count the session's transfers in daily_files; whether VirusTotal flagged one."""
         verdicts = {e["sha256"]: e for e in evs if e["eventid"] == "cowrie.virustotal.scanfile"}
-        logins = kinds["cowrie.login.success"] + kinds["cowrie.login.failed"]
-        commands = kinds["cowrie.command.input"]
-        downloads = kinds["cowrie.session.file_download"]
         transfers: Counter[tuple] = Counter()
         for e in evs:
             if e["eventid"] == "cowrie.session.file_download":
@@ -180,9 +191,14 @@ def expected(events: list[dict]) -> dict[str, set[tuple]]:
                 scan = verdict["scans"]["E1"]
                 label = scan["result"] if scan["detected"] else ""
             key = (*bucket, direction, url or "", sha or "", label)
-            out["daily_files"][key]["transfers"] += n
-            sets["daily_files"][key].add(sid)
-        s = stats.setdefault(bucket, Counter(commands_min=10**9, commands_max=-1))
+            self.out["daily_files"][key]["transfers"] += n
+            self.sets["daily_files"][key].add(sid)
+        return vt_flagged
+
+    def _add_stats(self, bucket: tuple, kinds: Counter, vt_flagged: bool, duration_us: int) -> None:
+        commands = kinds["cowrie.command.input"]
+        downloads = kinds["cowrie.session.file_download"]
+        s = self.stats.setdefault(bucket, Counter(commands_min=10**9, commands_max=-1))
         s["sessions"] += 1
         s["sessions_with_login"] += kinds["cowrie.login.success"] > 0
         s["sessions_with_commands"] += commands > 0
@@ -190,18 +206,22 @@ def expected(events: list[dict]) -> dict[str, set[tuple]]:
         s["commands_sum"] += commands
         s["commands_min"] = min(s["commands_min"], commands)
         s["commands_max"] = max(s["commands_max"], commands)
-        s["duration_us_sum"] += (last - first) // timedelta(microseconds=1)
-        s["login_attempts"] += logins
+        s["duration_us_sum"] += duration_us
+        s["login_attempts"] += kinds["cowrie.login.success"] + kinds["cowrie.login.failed"]
         s["login_successes"] += kinds["cowrie.login.success"]
         s["downloads"] += downloads
         s["uploads"] += kinds["cowrie.session.file_upload"]
         s["vt_flagged_sessions"] += vt_flagged
         s["dshield_flagged_sessions"] += 0
+
+    def _add_events(self, bucket: tuple, sid: str, evs: list[dict]) -> None:
+        """Commands and credentials, event by event."""
+        out = self.out
         for e in evs:
             if e["eventid"] == "cowrie.command.input":
                 key = (*bucket, e["input"])
                 out["daily_commands"][key]["occurrences"] += 1
-                sets["daily_commands"][key].add(sid)
+                self.sets["daily_commands"][key].add(sid)
             if e["eventid"] in ("cowrie.login.success", "cowrie.login.failed"):
                 key = (*bucket, e["username"], e["password"])
                 out["daily_credentials"][key]["attempts"] += 1
@@ -213,6 +233,16 @@ def expected(events: list[dict]) -> dict[str, set[tuple]]:
                     half = out[name][(*bucket, value)]
                     half["attempts"] += 1
                     half["successes"] += e["eventid"] == "cowrie.login.success"
+
+    def _add_session_values(
+        self, bucket: tuple, first: datetime, evs: list[dict], kinds: Counter
+    ) -> None:
+        """The rollups that count the session once: by one value of it, and by hour."""
+        out = self.out
+        ips = [e["src_ip"] for e in evs if e.get("src_ip")]
+        protos = [e["protocol"] for e in evs if e.get("protocol")]
+        versions = [e["version"] for e in evs if e["eventid"] == "cowrie.client.version"]
+        hasshes = [e["hassh"] for e in evs if e["eventid"] == "cowrie.client.kex"]
         for name, value in (
             ("daily_src_ips", min(ips, default="")),
             ("daily_protocols", max(protos, default="")),
@@ -220,36 +250,40 @@ def expected(events: list[dict]) -> dict[str, set[tuple]]:
             ("daily_hassh", max(hasshes, default="")),
         ):
             out[name][(*bucket, value)]["sessions"] += 1
+        commands = kinds["cowrie.command.input"]
         out["daily_command_counts"][(*bucket, commands)]["sessions"] += 1
         hour = out["hourly_sessions"][(*bucket, first.hour)]
         hour["sessions"] += 1
-        hour["login_attempts"] += logins
+        hour["login_attempts"] += kinds["cowrie.login.success"] + kinds["cowrie.login.failed"]
         hour["login_successes"] += kinds["cowrie.login.success"]
         hour["commands"] += commands
-        hour["downloads"] += downloads
-    from cowrieprocessor.rollups.definitions import ROLLUPS
+        hour["downloads"] += kinds["cowrie.session.file_download"]
 
-    result: dict[str, set[tuple]] = {}
-    for rollup in ROLLUPS:
-        rows = set()
-        if rollup.name == "daily_sessions":
-            for bucket, s in stats.items():
-                rows.add((*bucket, *(s[c] for c in rollup.values)))
-        elif rollup.name == "daily_enrichment":  # no enrichment here: Cowrie's VT verdicts only
-            for bucket, s in stats.items():
-                rows.add((*bucket, s["vt_flagged_sessions"], 0, 0, 0, 0))
-        else:
-            for key, counts in out[rollup.name].items():
-                values = []
-                for c in rollup.values:
-                    values.append(
-                        len(sets[rollup.name][key])
-                        if c == "sessions" and rollup.name in ("daily_files", "daily_commands")
-                        else counts[c]
-                    )
-                rows.add((*key, *values))
-        result[rollup.name] = rows
-    return result
+    def rows(self) -> dict[str, set[tuple]]:
+        """The rows of every rollup."""
+        from cowrieprocessor.rollups.definitions import ROLLUPS
+
+        result: dict[str, set[tuple]] = {}
+        for rollup in ROLLUPS:
+            rows = set()
+            if rollup.name == "daily_sessions":
+                for bucket, s in self.stats.items():
+                    rows.add((*bucket, *(s[c] for c in rollup.values)))
+            elif rollup.name == "daily_enrichment":  # no enrichment: Cowrie's VT verdicts only
+                for bucket, s in self.stats.items():
+                    rows.add((*bucket, s["vt_flagged_sessions"], 0, 0, 0, 0))
+            else:
+                for key, counts in self.out[rollup.name].items():
+                    values = []
+                    for c in rollup.values:
+                        values.append(
+                            len(self.sets[rollup.name][key])
+                            if c == "sessions" and rollup.name in ("daily_files", "daily_commands")
+                            else counts[c]
+                        )
+                    rows.add((*key, *values))
+            result[rollup.name] = rows
+        return result
 
 
 def expected_periods(daily: dict[str, set[tuple]]) -> set[tuple]:

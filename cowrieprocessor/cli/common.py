@@ -166,6 +166,18 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+class _StoppedByCtrlC(click.ClickException):
+    """The command stopped for Ctrl-C; exit status 130, as shells report it."""
+
+    exit_code = 128 + signal.SIGINT
+
+
+class _StoppedBySigterm(click.ClickException):
+    """The command stopped for SIGTERM; exit status 143, as shells report it."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
 @contextmanager
 def stop_on_ctrl_c(console: Console) -> Iterator[Callable[[], None]]:
     """Let a first Ctrl-C or SIGTERM stop the work at its next safe point instead of
@@ -228,11 +240,9 @@ def user_errors(func: F) -> F:
         except SQLAlchemyError as exc:
             raise click.ClickException(f"database error: {exc.__class__.__name__}: {exc}") from None
         except KeyboardInterrupt as exc:  # Interrupted too
-            signum = getattr(exc, "signum", signal.SIGINT)
-            what = "interrupted" if signum == signal.SIGINT else "stopped by SIGTERM"
-            interrupted = click.ClickException(f"{what}; work already committed is kept")
-            interrupted.exit_code = 128 + signum  # 130 or 143, as shells report them
-            raise interrupted from None
+            if getattr(exc, "signum", signal.SIGINT) == signal.SIGINT:
+                raise _StoppedByCtrlC("interrupted; work already committed is kept") from None
+            raise _StoppedBySigterm("stopped by SIGTERM; work already committed is kept") from None
         except BrokenPipeError:
             raise  # the reader went away (| head): click exits quietly
         except OSError as exc:

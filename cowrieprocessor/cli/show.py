@@ -94,7 +94,7 @@ def show(
                 highlight=False,
                 emoji=False,
                 markup=False,
-                **({"width": 120} if output else {}),
+                width=120 if output else None,
             )
             if notice:
                 console.print(f"Note: {notice}", style="bold yellow")

@@ -17,7 +17,7 @@ from contextlib import contextmanager, suppress
 
 from sqlalchemy import Connection
 
-from cowrieprocessor.db.engine import sqlite_file
+from cowrieprocessor.db.engine import dbapi_connection, sqlite_file
 
 #: Seconds between two passive checkpoints of the helper thread.
 INTERVAL = 1.0
@@ -51,7 +51,7 @@ def background_checkpoints(conn: Connection) -> Iterator[None]:
             pass  # the writer checkpoints by itself past WRITER_LIMIT
 
     # On the driver connection: SQLAlchemy would open a transaction for the statement.
-    raw = conn.connection.driver_connection
+    raw = dbapi_connection(conn)
     raw.execute(f"PRAGMA wal_autocheckpoint = {WRITER_LIMIT}")
     thread = threading.Thread(target=run, name="wal-checkpoint", daemon=True)
     thread.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -91,6 +91,16 @@ def sqlite_path(url: str | URL) -> str | None:
     if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
         return None
     return None if path.startswith("file:") else path
+
+
+def dbapi_connection(conn: Connection) -> Any:
+    """The driver's own connection under ``conn`` (``sqlite3``'s or ``psycopg``'s, detached
+    or not), for what SQLAlchemy does not offer: PRAGMAs outside a transaction, COPY, the
+    driver's plain tuples."""
+    raw = conn.connection.dbapi_connection
+    if raw is None:  # only once the connection has been invalidated
+        raise RuntimeError("the database connection is no longer usable")
+    return raw
 
 
 def create_session_maker(engine: Engine) -> sessionmaker[Session]:

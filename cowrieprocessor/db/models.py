@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     false,
@@ -34,6 +35,9 @@ class Base(DeclarativeBase):
     names constraints stably in migrations; the rollup tables of ``rollups/definitions.py``)."""
 
     metadata = METADATA
+
+    if TYPE_CHECKING:  # every model here is declared with columns, so it maps a Table
+        __table__: ClassVar[Table]
 
 
 #: The predicate of the partial index on login events (the credential rollups' filter).

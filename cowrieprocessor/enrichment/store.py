@@ -119,33 +119,32 @@ def pending(
         f" LEFT JOIN {table} AS e ON e.{key} = u.indicator AND e.provider = ?"
     )
     # One pass counts both; the rows are read only when some are pending (a second run).
-    counts = conn.exec_driver_sql(
+    in_scope, waiting = conn.exec_driver_sql(
         _p(conn, f"SELECT COUNT(*), COUNT(*) FILTER (WHERE {stale}) {joined}"),
         (*stale_params, *params, provider),
     ).one()
-    in_scope, waiting = int(counts[0]), int(counts[1] or 0)
     if not waiting:
-        return [], in_scope
+        return [], int(in_scope)
     rows = conn.exec_driver_sql(
         _p(conn, f"SELECT u.indicator, u.day {joined} WHERE {stale}"),
         (*params, provider, *stale_params),
     ).all()
-    todo = sorted(rows, key=lambda r: (str(r[1]), r[0]), reverse=True)
-    return [r[0] for r in todo], in_scope
+    todo = sorted(((str(day), indicator) for indicator, day in rows), reverse=True)
+    return [indicator for _, indicator in todo], int(in_scope)
 
 
 def stored_source(conn: Connection, provider: str, kind: Kind, prefix: str) -> str | None:
     """A stored ``source`` of the provider's rows that starts with ``prefix`` (offline data:
     its full name and date, without loading the data)."""
     table = TABLES[kind].name
-    row = conn.exec_driver_sql(
+    source = conn.exec_driver_sql(
         _p(
             conn,
             f"SELECT source FROM {table} WHERE provider = ? AND substr(source, 1, ?) = ? LIMIT 1",
         ),
         (provider, len(prefix), prefix),
-    ).first()
-    return None if row is None else str(row[0])
+    ).scalar()
+    return None if source is None else str(source)
 
 
 def _raw_param(conn: Connection, raw: Any) -> Any:
@@ -195,14 +194,14 @@ def save(
     before = _current(conn, kind, provider, list(latest))
     fetched = _db_time(conn, now)
     expiry = {
-        status: _db_time(conn, _expires(Result("", status), now, ttl, not_found_ttl))  # type: ignore[arg-type]
+        status: _db_time(conn, _expires(Result("", status), now, ttl, not_found_ttl))
         for status in ("ok", "not_found", "error")
     }
     changed: list[str] = []
     rows = []
     for indicator, result in latest.items():
         old = before.get(indicator)
-        if result.status == "error" and old is not None and old[0] != "error":
+        if result.status == "error" and old is not None and old[_STATUS] != "error":
             continue  # never lose an earlier answer to a failed lookup
         if old is None:
             changed.append(indicator)
@@ -304,6 +303,10 @@ def _with_keys(conn: Connection, keys: Sequence[str]) -> None:
     insert_rows(conn, _KEYS_TABLE, ("indicator",), [(k,) for k in keys])
 
 
+#: Where a row of :func:`_current` holds the status (the fields and the tags follow).
+_STATUS = 0
+
+
 def _current(
     conn: Connection, kind: Kind, provider: str, keys: Sequence[str]
 ) -> dict[str, tuple[Any, ...]]:
@@ -316,7 +319,7 @@ def _current(
         .select_from(k.join(t, t.c[key] == k.c.indicator))
         .where(t.c.provider == provider)
     )
-    current = {r[0]: tuple(r[1:]) for r in conn.execute(query)}
+    current = {indicator: tuple(stored) for indicator, *stored in conn.execute(query)}
     tags: dict[str, list[str]] = {}
     if kind == "url" and current:
         query = (
@@ -384,13 +387,13 @@ def requests_since(conn: Connection, provider: str, since: datetime) -> list[dat
     """When the requests to ``provider`` since ``since`` were sent, oldest first."""
     from cowrieprocessor.db.enrichment import enrichment_requests as t
 
-    rows = conn.execute(
-        t.select()
-        .with_only_columns(t.c.sent_at)
-        .where(t.c.provider == provider, t.c.sent_at >= since)
-        .order_by(t.c.sent_at)
+    return list(
+        conn.scalars(
+            select(t.c.sent_at)
+            .where(t.c.provider == provider, t.c.sent_at >= since)
+            .order_by(t.c.sent_at)
+        )
     )
-    return [r[0] for r in rows]
 
 
 def prune_requests(conn: Connection, before: datetime) -> None:

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from cowrieprocessor.ingest.parse import BadRecord, parse_fields
 from cowrieprocessor.ingest.reader import END, read_records, tail_hash
-from cowrieprocessor.ingest.sessions import SessionFacts
+from cowrieprocessor.ingest.sessions import FILE_COLUMNS, SessionFacts
 
 SessionKey = tuple[str, str]
 #: Columns of ``raw_events`` the loader writes, in the order of an :data:`EventRow`.
@@ -74,11 +74,16 @@ class PreparedBatch(NamedTuple):
         return cls._make(marshal.loads(data))
 
 
+#: Where a file row (:data:`~cowrieprocessor.ingest.sessions.FILE_COLUMNS`) holds its
+#: VirusTotal detections.
+_VT_POSITIVES = FILE_COLUMNS.index("vt_positives")
+
+
 def session_rows(session: SessionFacts) -> SessionRows:
     """A session's rows; the summary's last column (``updated_at``) is left for the writer."""
     files = session.file_rows()
-    flagged = any((f[8] or 0) > 0 for f in files)
-    return session.summary_row(flagged, None), session.command_rows(), files  # type: ignore[arg-type]
+    flagged = any((f[_VT_POSITIVES] or 0) > 0 for f in files)
+    return session.summary_row(flagged, None), session.command_rows(), files
 
 
 def prepare_batches(
@@ -138,9 +143,7 @@ def prepare_batches(
             tail = None if problem == "oversized_record" else data
         else:
             try:
-                h, session_id, sensor, kind, ts, src_ip, text, payload = parse_fields(
-                    data, default_sensor
-                )
+                fields = parse_fields(data, default_sensor)
             except BadRecord as bad:
                 if not complete:
                     dead.append((offset, "truncated_line", data))
@@ -151,13 +154,7 @@ def prepare_batches(
                     dead.append((offset, bad.reason, data))
             else:
                 events += 1
-                if h not in rows:
-                    row = (h, session_id, sensor, kind, ts, src_ip, text, source, offset, stamp)
-                    rows[h] = row
-                    session = facts.get((sensor, session_id))
-                    if session is None:
-                        session = facts[sensor, session_id] = SessionFacts(sensor, session_id)
-                    session.add(kind, ts, h, src_ip, payload)
+                _fold_event(rows, facts, fields, source, offset, stamp)
             tail = data
         position = end
         if events + len(dead) >= batch_size:
@@ -170,6 +167,26 @@ def prepare_batches(
             stamp = _now()
             yield full.pop()
     yield finish()
+
+
+def _fold_event(
+    rows: dict[str, EventRow],
+    facts: dict[SessionKey, SessionFacts],
+    fields: tuple[Any, ...],
+    source: str,
+    offset: int,
+    stamp: str,
+) -> None:
+    """Keep a parsed event (:func:`parse_fields`) as the batch's row of its hash, unless the
+    batch has that event already, and fold it into its session's facts."""
+    h, session_id, sensor, kind, ts, src_ip, text, payload = fields
+    if h in rows:
+        return
+    rows[h] = (h, session_id, sensor, kind, ts, src_ip, text, source, offset, stamp)
+    session = facts.get((sensor, session_id))
+    if session is None:
+        session = facts[sensor, session_id] = SessionFacts(sensor, session_id)
+    session.add(kind, ts, h, src_ip, payload)
 
 
 def _now() -> str:

@@ -60,6 +60,20 @@ class Placed(NamedTuple):
     changed: set[SessionKey]
 
 
+class _StoredEvent(NamedTuple):
+    """A row of :func:`summaries.session_events` ``with_placement``; ``payload`` parsed."""
+
+    id: int
+    sensor: str
+    session_id: str
+    event_type: str
+    timestamp: str
+    event_hash: str
+    src_ip: str | None
+    payload: Any
+    fallback_sensor: str | None
+
+
 def place(conn: Connection, keys: Iterable[SessionKey]) -> Placed:
     """Put every sensor-less event of the sessions ``keys`` where it belongs.
 
@@ -67,16 +81,15 @@ def place(conn: Connection, keys: Iterable[SessionKey]) -> Placed:
     belong elsewhere (in ``conn``'s transaction).
     """
     keys = set(keys)
-    by_id: dict[str, list[list[Any]]] = defaultdict(list)
+    by_id: dict[str, list[_StoredEvent]] = defaultdict(list)
     for row in summaries.session_events(conn, keys, with_placement=True):
-        event = list(row)
-        event[-2] = load_json(event[-2])  # the payload
-        by_id[event[2]].append(event)
+        event = _StoredEvent._make(row)
+        by_id[event.session_id].append(event._replace(payload=load_json(event.payload)))
     moves = []
     changed: set[SessionKey] = set()
     facts: dict[SessionKey, SessionFacts] = {}
     for session_id, events in by_id.items():
-        named = {e[1] for e in events if names_sensor(e[-2])}
+        named = {e.sensor for e in events if names_sensor(e.payload)}
         target = next(iter(named)) if len(named) == 1 else None
         for event in events:
             event_id, sensor, _, kind, ts, event_hash, src_ip, payload, fallback = event

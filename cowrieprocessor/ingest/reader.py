@@ -12,12 +12,13 @@ import fnmatch
 import glob
 import gzip
 import hashlib
+import io
 import os
 import stat
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple
 
 #: A record longer than this is set aside instead of being held in memory.
 MAX_RECORD_BYTES = 16 * 1024 * 1024
@@ -26,7 +27,7 @@ MAX_RECORD_LINES = 10_000
 _FIRST_LINE_BYTES = 64 * 1024
 #: How much of the bytes before a cursor :func:`tail_hash` looks at.
 TAIL_BYTES = 4096
-_COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open}
+_COMPRESSED = frozenset({".gz", ".bz2"})
 #: What reading a found log can raise: a file gone or unreadable since it was found, a disk
 #: error, damaged gzip or bzip2 data (``OSError``, ``EOFError`` or ``zlib.error``).
 READ_ERRORS = (OSError, EOFError, zlib.error)
@@ -73,10 +74,13 @@ def is_compressed(path: Path) -> bool:
     return path.suffix in _COMPRESSED
 
 
-def open_log(path: Path) -> BinaryIO:
+def open_log(path: Path) -> io.BufferedIOBase:
     """Open a plain, gzip or bzip2 log for binary reading."""
-    opener = _COMPRESSED.get(path.suffix)
-    return opener(path, "rb") if opener else open(path, "rb")  # type: ignore[return-value]
+    if path.suffix == ".gz":
+        return gzip.GzipFile(path, "rb")
+    if path.suffix == ".bz2":
+        return bz2.BZ2File(path, "rb")
+    return open(path, "rb")
 
 
 def _is_log_name(name: str) -> bool:
@@ -262,7 +266,9 @@ def read_records(path: Path, start: int = 0) -> Iterator[Record]:
         yield Record(offset, offset, message, True, "read_error")
 
 
-def iter_records(fh: BinaryIO, start: int = 0, *, end_marker: bool = False) -> Iterator[Record]:
+def iter_records(
+    fh: io.BufferedIOBase, start: int = 0, *, end_marker: bool = False
+) -> Iterator[Record]:
     """Yield records from ``fh`` positioned at byte ``start`` of the (decompressed) stream,
     with ``end_marker`` then an empty ``"end"`` record at the end of the stream."""
     offset = start
@@ -279,9 +285,7 @@ def iter_records(fh: BinaryIO, start: int = 0, *, end_marker: bool = False) -> I
             yield Record(line_start, offset, line, True)
             continue
         if len(line) > MAX_RECORD_BYTES and not line.endswith(b"\n"):
-            while (more := readline(1024 * 1024)) and not more.endswith(b"\n"):
-                offset += len(more)
-            offset += len(more)
+            offset += _skip_rest_of_line(readline)
             yield Record(line_start, offset, line[:4096], True, "oversized_record")
             continue
         if block:
@@ -310,3 +314,11 @@ def iter_records(fh: BinaryIO, start: int = 0, *, end_marker: bool = False) -> I
         yield Record(block_start, offset, b"".join(block), False)
     if end_marker:
         yield Record(offset, offset, b"", True, END)
+
+
+def _skip_rest_of_line(readline: Callable[[int], bytes]) -> int:
+    """Read past the end of an oversized line without holding it; the bytes skipped."""
+    skipped = 0
+    while (more := readline(1024 * 1024)) and not more.endswith(b"\n"):
+        skipped += len(more)
+    return skipped + len(more)

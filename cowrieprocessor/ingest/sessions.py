@@ -114,7 +114,8 @@ class SessionFacts:
         self.transfers: dict[tuple[Any, ...], list[Any]] = {}  # key -> [count, first]
         self.scans: dict[str, tuple[str, str, dict[str, Any]]] = {}  # sha -> latest scan
 
-    def add(
+    # TODO(issue 13 item 4): split into one step per event kind once the ingest rewrite lands.
+    def add(  # noqa: C901, PLR0912
         self,
         event_type: str,
         timestamp: str,
@@ -225,7 +226,7 @@ class SessionFacts:
             for command, (count, first, last) in self.commands.items()
         ]
 
-    def summary_row(self, vt_flagged: bool, now: str) -> tuple[Any, ...]:
+    def summary_row(self, vt_flagged: bool, now: str | None) -> tuple[Any, ...]:
         """The ``session_summaries`` row; ``vt_flagged`` comes from the session's files."""
         duration = datetime.fromisoformat(self.last) - datetime.fromisoformat(self.first)
         counts = self.counts

@@ -201,7 +201,10 @@ def store(
     (``dshield_flagged``, ``enrichment``) are left as they are; ``updated_at`` becomes
     ``stamp`` (stored UTC text).
     """
-    new_rows, known_rows, command_rows, file_rows = [], [], [], []
+    new_rows: list[tuple[Any, ...]] = []
+    known_rows: list[tuple[Any, ...]] = []
+    command_rows: list[tuple[Any, ...]] = []
+    file_rows: list[tuple[Any, ...]] = []
     for summary, commands, files in sessions:
         row = (*summary[:-1], stamp)
         (known_rows if (row[0], row[1]) in known else new_rows).append(row)

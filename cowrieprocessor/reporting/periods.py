@@ -59,7 +59,7 @@ def _check_report_type(report_type: object) -> ReportType:
         raise PeriodError(
             f"Unknown report type {report_type!r}: expected one of {', '.join(REPORT_TYPES)}."
         )
-    return report_type  # type: ignore[return-value]
+    return report_type
 
 
 def _month_end(day: date) -> date:

@@ -4,7 +4,7 @@ imports only this)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -42,8 +42,9 @@ def _dumps(document: object, *, indent: int | None) -> str:
     return text.translate(_LINE_BREAK_ESCAPES)
 
 
-def to_json(document: Mapping[str, Any]) -> str:
-    """Serialise one document as indented JSON (2 spaces), keys in the order built.
+def to_json(document: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> str:
+    """Serialise one document (or a list of them) as indented JSON (2 spaces), keys in the
+    order built.
 
     Non-ASCII text is written as UTF-8, not ``\\u`` escapes; control characters are escaped
     as JSON requires, so ``json.loads(to_json(doc)) == doc`` for every JSON-able document.

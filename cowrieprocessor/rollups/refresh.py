@@ -39,7 +39,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 from cowrieprocessor.db.bulk import clear_table, insert_rows
-from cowrieprocessor.db.engine import sqlite_file
+from cowrieprocessor.db.engine import dbapi_connection, sqlite_file
 from cowrieprocessor.rollups.definitions import (
     ALL_ROLLUPS,
     FIGURES,
@@ -108,7 +108,7 @@ def _snapshot(conn: Connection) -> list[tuple[Any, str, int]]:
     rows = conn.exec_driver_sql(
         "SELECT day, sensor, generation FROM rollup_dirty ORDER BY day, sensor"
     )
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [tuple(r) for r in rows]
 
 
 _CLEAR_MARK = text(
@@ -303,7 +303,7 @@ def _live_readers(engine: Engine, readers: int) -> Iterator[ReadLive | None]:
             reader = engine.connect()
             reader.detach()  # closed for good at the end, not pooled with the setting below
             opened.append(reader)
-            raw = reader.connection.dbapi_connection
+            raw = dbapi_connection(reader)
             if engine.dialect.name == "sqlite":
                 # Each connection would grow its own 64 MiB page cache: 128 MiB more peak
                 # memory, and no faster (the pages are in the OS cache anyway).
@@ -323,7 +323,7 @@ def _live_readers(engine: Engine, readers: int) -> Iterator[ReadLive | None]:
         try:
             # The driver's own tuples: SQLAlchemy's rows would hold the GIL the writer needs.
             bound = params if order is None else tuple(params[name] for name in order)
-            return raw.execute(sql, bound).fetchall()  # type: ignore[no-any-return]
+            return raw.execute(sql, bound).fetchall()
         finally:
             connections.put(raw)
 

@@ -39,7 +39,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
@@ -99,7 +99,7 @@ class FakeProviderServer:
 
     # -- life -----------------------------------------------------------------------------
 
-    def start(self) -> FakeProviderServer:
+    def start(self) -> Self:
         """Listen on an ephemeral port of 127.0.0.1."""
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = _Server(("127.0.0.1", 0), handler)
@@ -115,7 +115,7 @@ class FakeProviderServer:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> FakeProviderServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
