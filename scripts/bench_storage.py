@@ -83,10 +83,11 @@ def input_bytes(files: list[Path]) -> int:
     return total
 
 
-def ingest(python: Path, url: str, files: list[Path]) -> None:
-    """``cowrie-report ingest`` of ``files`` into ``url`` with that interpreter."""
-    cmd = [str(python), "-m", "cowrieprocessor.cli.main", "--db", url, "ingest", *map(str, files)]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+def ingest(python: Path, url: str, files: list[Path], work: Path) -> None:
+    """``cowrie-report ingest`` of ``files`` into ``url`` with that interpreter's install
+    (run from ``work``: from a checkout, ``python -m`` would import the checkout's code)."""
+    cmd = [str(python.parent / "cowrie-report"), "--db", url, "ingest", *map(str, files)]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=work)
 
 
 def sqlite_sizes(path: Path) -> dict[str, int]:
@@ -98,6 +99,47 @@ def sqlite_sizes(path: Path) -> dict[str, int]:
     ).fetchall()
     conn.close()
     return dict(rows)
+
+
+#: Texts still stored as text, not interned: (table, SQL of the bytes they hold).
+TEXTS = {
+    "usernames+passwords": (
+        ("daily_credentials", "username || password"),
+        ("daily_usernames", "username"),
+        ("daily_passwords", "password"),
+        ("session_summaries", "COALESCE(username, '') || COALESCE(password, '')"),
+        (
+            "period_values",
+            "CASE WHEN figure IN ('username', 'password', 'combination') THEN value ELSE '' END",
+        ),
+    ),
+    "urls": (
+        ("files", "COALESCE(url, '')"),
+        ("daily_files", "url"),
+        ("period_values", "CASE WHEN figure = 'url' THEN value ELSE '' END"),
+    ),
+    "client versions+hassh": (
+        ("session_summaries", "COALESCE(client_version, '') || COALESCE(hassh, '')"),
+        ("daily_client_versions", "client_version"),
+        ("daily_hassh", "hassh"),
+    ),
+}
+
+
+def text_costs(path: Path) -> dict[str, int]:
+    """Bytes of the texts that are not interned, per kind (SQLite; the rollups' key
+    indexes hold them a second time)."""
+    conn = sqlite3.connect(path)
+    costs = {}
+    for kind, places in TEXTS.items():
+        costs[kind] = sum(
+            conn.execute(
+                f"SELECT COALESCE(SUM(length(CAST({expr} AS BLOB))), 0) FROM {table}"
+            ).fetchone()[0]
+            for table, expr in places
+        )
+    conn.close()
+    return costs
 
 
 def pg_sizes(url: str) -> dict[str, int]:
@@ -116,13 +158,13 @@ def measure(python: Path, files: list[Path], work: Path, name: str) -> dict[str,
     """Sizes per table on both dialects after ingesting ``files``."""
     db = work / f"{name}.sqlite"
     db.unlink(missing_ok=True)
-    ingest(python, f"sqlite:///{db}", files)
+    ingest(python, f"sqlite:///{db}", files, work)
     url = f"{PG}bench_storage_{name}"
     drop_database(url)
     create_database(url)
     try:
-        ingest(python, url, files)
-        return {"sqlite": sqlite_sizes(db), "postgresql": pg_sizes(url)}
+        ingest(python, url, files, work)
+        return {"sqlite": sqlite_sizes(db), "postgresql": pg_sizes(url), "texts": text_costs(db)}
     finally:
         drop_database(url)
 
@@ -136,7 +178,7 @@ def report(label: str, sizes: dict[str, int], raw_input: int) -> None:
         f" raw_events {raw / 2**20:.1f} MiB ({raw / total:.0%});"
         f" without it {(total - raw) / raw_input:.2f}x"
     )
-    top = sorted(sizes.items(), key=lambda kv: -kv[1])[:6]
+    top = sorted(sizes.items(), key=lambda kv: -kv[1])[:8]
     print("    " + ", ".join(f"{t} {b / 2**20:.1f}" for t, b in top))
 
 
@@ -168,8 +210,13 @@ def main() -> None:
         print(f"{kind}: {len(files)} files, {raw_input / 2**20:.1f} MiB uncompressed")
         for label, python in codes.items():
             sizes = measure(python, files, work, kind.replace("-", "_"))
+            texts = sizes.pop("texts")
             for dialect, per_table in sizes.items():
                 report(f"{label} {dialect}", per_table, raw_input)
+            print(
+                "    not interned (SQLite, value bytes, indexes not counted): "
+                + ", ".join(f"{k} {b / 2**20:.2f} MiB" for k, b in texts.items())
+            )
 
 
 if __name__ == "__main__":
