@@ -6,9 +6,9 @@ of 10-120 KB; (b) real-log shapes: ``cowrie-report sample-logs`` with its defaul
 Each is ingested by ``cowrie-report ingest`` (a child process) into a fresh SQLite file
 and a fresh PostgreSQL database; the script prints size / uncompressed input and the
 largest tables. ``--baseline-repo DIR`` does the same with another checkout's ``.venv``
-(for example the code on main), in the same run.
+(for example a checkout of main), in the same run.
 
-    .venv/bin/python scripts/bench_storage.py --baseline-repo /work/main
+    .venv/bin/python scripts/bench_storage.py --baseline-repo ../main
 """
 
 from __future__ import annotations
