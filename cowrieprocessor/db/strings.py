@@ -42,7 +42,9 @@ def intern(conn: Connection, texts: Iterable[str]) -> dict[str, int]:
     transaction): one lookup per chunk of digests, one insert of the missing texts."""
     by_digest = {digest(t): t for t in set(texts)}
     ids = _lookup(conn, by_digest)
-    missing = [(d, t) for d, t in by_digest.items() if by_digest[d] not in ids]
+    # In digest order: two loaders inserting the same new texts wait for each other in the
+    # same order on PostgreSQL, never in a cycle (a deadlock).
+    missing = sorted((d, t) for d, t in by_digest.items() if t not in ids)
     if missing:
         insert_rows(
             conn,
