@@ -11,7 +11,9 @@ and their indexes); it is now stored once, plus its digest index.
 The existing commands are interned in SQL (the digest is computed by PostgreSQL's
 ``sha256`` or by a SQLite function registered on the migration's connection, the same
 bytes as the library's), and the two rollups are rebuilt from their new live views.
-Downgrading puts the texts back and drops ``strings``.
+Downgrading puts the texts back and drops ``strings``. On SQLite the pages freed stay in
+the file (later loads reuse them) until a ``VACUUM``, which cannot run in a migration's
+transaction.
 
 Revision ID: 0014
 Revises: 0013
