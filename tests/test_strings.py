@@ -4,6 +4,7 @@ migration that converts a populated database in place."""
 from __future__ import annotations
 
 import io
+import json
 import threading
 from datetime import date
 from pathlib import Path
@@ -91,7 +92,12 @@ def test_migration_converts_a_populated_database(empty_db_url: str, tmp_path: Pa
     engine = create_engine_for_url(empty_db_url)
     try:
         upgrade(engine)
-        Loader(engine).ingest(dirty_logs(tmp_path / "logs"))
+        extra = tmp_path / "unicode.json"  # a long non-ASCII command: digests of UTF-8
+        command = "echo ünïcödé ✓ 🐍 " + "x" * 5000
+        event = {"eventid": "cowrie.command.input", "session": "u1", "sensor": "honeypot-a"}
+        event |= {"timestamp": "2024-03-02T10:00:00Z", "input": command}
+        extra.write_text(json.dumps(event) + "\n", encoding="utf-8")
+        Loader(engine).ingest([*dirty_logs(tmp_path / "logs"), extra])
         refresh_dirty(engine)
         before = _reports(engine)
         assert any(d["commands"]["top_commands"] for d in before.values() if isinstance(d, dict))
@@ -102,5 +108,9 @@ def test_migration_converts_a_populated_database(empty_db_url: str, tmp_path: Pa
         upgrade(engine)
         assert check(engine) == []
         assert _reports(engine) == before
+        with engine.connect() as conn:  # the migration's SQL digest is the library's
+            stored = conn.exec_driver_sql("SELECT digest, text FROM strings").all()
+        assert command in {t for _, t in stored}
+        assert all(bytes(d) == digest(t) for d, t in stored)
     finally:
         engine.dispose()
