@@ -54,3 +54,10 @@ def bench_reports(session: nox.Session) -> None:
     """Report benchmark: `show` end to end against the same document from the base tables."""
     _install(session, "test")
     session.run("python", "scripts/bench_reports.py", *session.posargs)
+
+
+@nox.session
+def bench_storage(session):
+    """Storage benchmark: database size / uncompressed input, awkward and real-log shapes."""
+    _install(session, "test")
+    session.run("python", "scripts/bench_storage.py", *session.posargs)

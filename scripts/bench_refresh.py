@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 
 from cowrieprocessor.db.engine import create_engine_for_url, dbapi_connection
 from cowrieprocessor.db.migrate import upgrade
+from cowrieprocessor.db.strings import intern
 from cowrieprocessor.rollups.refresh import READERS, rebuild_all, refresh_dirty
 from cowrieprocessor.testing.postgres import create_database, drop_database
 
@@ -42,7 +43,7 @@ SUMMARY_COLS = (
     " password, command_count, file_downloads, file_uploads, vt_flagged, dshield_flagged,"
     " enrichment, updated_at"
 )
-COMMAND_COLS = "sensor, session_id, command, occurrences, first_seen, last_seen"
+COMMAND_COLS = "sensor, session_id, command_id, occurrences, first_seen, last_seen"
 FILE_COLS = (
     "sensor, session_id, direction, url, shasum, outfile, occurrences, first_seen,"
     " vt_positives, vt_total, vt_label"
@@ -161,6 +162,8 @@ def add_day(
         buckets[kind].append(row)
     day = (START + timedelta(days=day_index)).isoformat()
     with engine.begin() as conn:
+        ids = intern(conn, (row[2] for row in buckets["command"]))
+        buckets["command"] = [(s, sid, ids[c], *rest) for s, sid, c, *rest in buckets["command"]]
         if conn.dialect.name == "postgresql":
             raw = dbapi_connection(conn)
             with raw.cursor() as cur:

@@ -34,17 +34,111 @@ def snapshot(engine: Engine) -> dict[str, list[dict[str, Any]]]:
         "session_summaries": table_rows(
             engine, "session_summaries", "sensor, session_id", VOLATILE
         ),
-        "command_stats": table_rows(
-            engine, "command_stats", "sensor, session_id, command", VOLATILE
-        ),
+        "command_stats": command_stats(engine),
         "files": table_rows(
             engine, "files", "sensor, session_id, direction, url, shasum, outfile", VOLATILE
         ),
     }
 
 
+def command_stats(engine: Engine) -> list[dict[str, Any]]:
+    """``command_stats`` with each command as its text (ids depend on the load order), at
+    any revision."""
+    from sqlalchemy import inspect
+
+    order = "sensor, session_id, command"
+    if "command" in {c["name"] for c in inspect(engine).get_columns("command_stats")}:
+        return table_rows(engine, "command_stats", order, VOLATILE)
+    texts = (
+        "(SELECT c.*, s.text AS command FROM command_stats c JOIN strings s ON s.id = c.command_id)"
+    )
+    return table_rows(engine, f"{texts} AS t", order, (*VOLATILE, "command_id"))
+
+
+#: A rollup's string ids read back as texts (ids depend on the load order), and the order.
+_AS_TEXT = {
+    "daily_commands": (
+        "SELECT r.*, s.text AS command FROM daily_commands r JOIN strings s ON s.id = r.command_id",
+        "day, sensor, command",
+    ),
+    "period_values": (
+        "SELECT r.*, COALESCE(s.text, r.value) AS text FROM period_values r"
+        " LEFT JOIN strings s ON s.id = r.value_id",
+        "kind, period_start, figure, sensor, text",
+    ),
+}
+
+
 def rollup_snapshot(engine: Engine) -> dict[str, list[dict[str, Any]]]:
-    """Every rollup table (what every report reads), in key order."""
+    """Every rollup table (what every report reads), in key order, with texts for ids."""
     from cowrieprocessor.rollups.definitions import ALL_ROLLUPS
 
-    return {r.name: table_rows(engine, r.name, ", ".join(r.key)) for r in ALL_ROLLUPS}
+    snap = {}
+    for r in ALL_ROLLUPS:
+        if r.name in _AS_TEXT:
+            query, order = _AS_TEXT[r.name]
+            ids = ("command_id", "value_id")
+            snap[r.name] = table_rows(engine, f"({query}) AS t", order, ids)
+        else:
+            snap[r.name] = table_rows(engine, r.name, ", ".join(r.key))
+    return snap
+
+
+def store_at_0013(conn: Any, sessions: Any, known: Any, stamp: str) -> None:
+    """Write session rows as the loader of revision 0013 did (commands as text): the
+    migration's frozen copy of it."""
+    import importlib.util
+
+    from cowrieprocessor.resources import alembic_dir
+
+    path = alembic_dir() / "versions" / "0013_reliable_ingest.py"
+    spec = importlib.util.spec_from_file_location("migration_0013", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module._store(conn, sessions, known, stamp)
+
+
+def refresh_at_old_revision(engine: Engine) -> None:
+    """Refresh the dirty buckets of a database at an older revision, as that revision's
+    code would: today's refresh writes today's schema (command ids, ``period_values`` v2).
+    Each existing daily rollup's bucket is replaced by its live view's rows, then
+    ``period_values`` by its live view."""
+    from sqlalchemy import inspect
+
+    from cowrieprocessor.rollups.definitions import ALL_ROLLUPS
+
+    schema = inspect(engine)
+    tables = set(schema.get_table_names())
+    rollups = [r.name for r in ALL_ROLLUPS if r.name in tables]
+    columns = {name: ", ".join(c["name"] for c in schema.get_columns(name)) for name in rollups}
+    where = "WHERE day = :day AND sensor = :sensor"
+    with engine.begin() as conn:
+        buckets = conn.exec_driver_sql("SELECT day, sensor FROM rollup_dirty").all()
+        for name in rollups:
+            fill = f"INSERT INTO {name} ({columns[name]}) SELECT {columns[name]} FROM {name}_live"
+            if name == "period_values":
+                conn.exec_driver_sql(f"DELETE FROM {name}")
+                conn.exec_driver_sql(fill)
+                continue
+            for day, sensor in buckets:
+                bucket = {"day": day, "sensor": sensor}
+                conn.execute(text(f"DELETE FROM {name} {where}"), bucket)
+                conn.execute(text(f"{fill} {where}"), bucket)
+        conn.exec_driver_sql("DELETE FROM rollup_dirty")
+
+
+def rollups_as_defined(engine: Engine) -> list[Any]:
+    """The rollups whose tables exist with today's columns (at an older revision, the
+    others are absent or built differently: today's ``check`` cannot read them)."""
+    from sqlalchemy import inspect
+
+    from cowrieprocessor.rollups.definitions import ALL_ROLLUPS
+
+    schema = inspect(engine)
+    tables = set(schema.get_table_names())
+    return [
+        r
+        for r in ALL_ROLLUPS
+        if r.name in tables and tuple(c["name"] for c in schema.get_columns(r.name)) == r.columns
+    ]

@@ -18,7 +18,6 @@ from cowrieprocessor.db.migrate import (
     head_revision,
     upgrade,
 )
-from cowrieprocessor.rollups.definitions import PERIOD_VALUES, ROLLUPS
 
 BASE_TABLES = {
     "raw_events",
@@ -73,9 +72,11 @@ def test_credential_view_versions_recompute_only_what_changed(
     v1 read a username or password that is not a JSON string as text (differently on the
     two dialects), v2 as '', v3 leaves such a login out.
     """
+    from dbhelpers import refresh_at_old_revision
     from sqlalchemy import text
 
     from cowrieprocessor.ingest.loader import Loader
+    from cowrieprocessor.rollups.definitions import get
     from cowrieprocessor.rollups.refresh import check, dirty_buckets, refresh_dirty
 
     def login(session: str, day: int, user: object, password: object) -> dict:
@@ -111,11 +112,11 @@ def test_credential_view_versions_recompute_only_what_changed(
             current = current_revision(engine)
             (downgrade if revision < current else upgrade)(engine, revision)
             assert dirty_buckets(engine) == 2  # 2024-03-02 and -03, not 2024-03-01
-            # Only the rollups that exist at that revision (later ones add more).
-            tables = set(inspect(engine).get_table_names())
-            older = [r for r in ROLLUPS if r.name in tables]
-            refresh_dirty(engine, rollups=older)
-            assert check(engine, rollups=[*older, PERIOD_VALUES]) == []
+            refresh_at_old_revision(engine)
+            credentials = [
+                get(n) for n in ("daily_credentials", "daily_usernames", "daily_passwords")
+            ]
+            assert check(engine, rollups=credentials) == []
             if revision in expected:
                 assert usernames() == expected[revision]
             else:  # v1 read {"b": 1} as text
@@ -164,6 +165,7 @@ def test_enrichment_migration_on_a_populated_database(empty_db_url: str, tmp_pat
     rollups equal their views, and reports equal the oracle's; downgrade goes back cleanly."""
     from datetime import date
 
+    from dbhelpers import refresh_at_old_revision, rollups_as_defined
     from reference import load_events
     from report_data import dirty_logs
     from report_reference import expected_report
@@ -172,7 +174,6 @@ def test_enrichment_migration_on_a_populated_database(empty_db_url: str, tmp_pat
     from cowrieprocessor.ingest.loader import Loader
     from cowrieprocessor.reporting.builders import builder_for
     from cowrieprocessor.reporting.periods import Period
-    from cowrieprocessor.rollups.definitions import ALL_ROLLUPS, ROLLUPS
     from cowrieprocessor.rollups.refresh import check, dirty_buckets, refresh_dirty
 
     files = dirty_logs(tmp_path / "logs")
@@ -183,12 +184,11 @@ def test_enrichment_migration_on_a_populated_database(empty_db_url: str, tmp_pat
         upgrade(engine)
         Loader(engine).ingest(files)
         downgrade(engine, "0009")
-        old = [r for r in ROLLUPS if r.name in set(inspect(engine).get_table_names())]
-        refresh_dirty(engine, rollups=old)
+        refresh_at_old_revision(engine)
         upgrade(engine, "0012")
         assert dirty_buckets(engine) == 0
         tables = set(inspect(engine).get_table_names())
-        assert check(engine, rollups=[r for r in ALL_ROLLUPS if r.name in tables]) == []
+        assert check(engine, rollups=rollups_as_defined(engine)) == []
         upgrade(engine)  # 0013 then marks the buckets whose credential figures change
         refresh_dirty(engine)
         assert check(engine) == []
@@ -203,8 +203,8 @@ def test_enrichment_migration_on_a_populated_database(empty_db_url: str, tmp_pat
         downgrade(engine, "0009")
         tables = set(inspect(engine).get_table_names())
         assert "ip_enrichment" not in tables and "daily_enrichment" not in tables
-        refresh_dirty(engine, rollups=old)  # 0013's downgrade marks its credential buckets
-        assert check(engine, rollups=[r for r in ALL_ROLLUPS if r.name in tables]) == []
+        refresh_at_old_revision(engine)  # 0013's downgrade marks its credential buckets
+        assert check(engine, rollups=rollups_as_defined(engine)) == []
     finally:
         engine.dispose()
 
@@ -215,7 +215,7 @@ def test_0013_places_the_events_without_sensor_of_a_database_loaded_before(
     """A database loaded before 0013 held each event without sensor in a session of its own,
     (unknown, session id); the migration merges those into the session that names a sensor,
     giving the tables and rollups of a database loaded at 0013."""
-    from dbhelpers import rollup_snapshot, snapshot
+    from dbhelpers import rollup_snapshot, snapshot, store_at_0013
     from test_ingest import sensorless_parts, write_lines
 
     from cowrieprocessor.db.bulk import insert_rows
@@ -238,7 +238,7 @@ def test_0013_places_the_events_without_sensor_of_a_database_loaded_before(
             insert_rows(conn, "raw_events", RAW_COLUMNS, batch.rows)
             summaries.prepare(conn)
             summaries.set_touched(conn, batch.sessions)
-            summaries.store(conn, batch.sessions.values(), (), batch.stamp)
+            store_at_0013(conn, batch.sessions.values(), (), batch.stamp)
             mark_touched_buckets(conn)
         assert len(snapshot(engine)["session_summaries"]) == 8  # s1 and s4 split in two
         upgrade(engine)

@@ -36,9 +36,21 @@ def _norm(row) -> tuple:
     return (str(row[0])[:10], *row[1:])
 
 
+#: A command id read back as its text (strings), to compare with the Python computation.
+_AS_TEXT = {"command_id": "(SELECT text FROM strings WHERE id = command_id)"}
+#: A period value: an interned figure's text, else the value itself.
+_PERIOD_VALUE = (
+    "CASE WHEN value_id <> 0 THEN (SELECT text FROM strings WHERE id = value_id) ELSE value END"
+)
+_PERIOD_COLUMNS = ", ".join(
+    _PERIOD_VALUE if c == "value" else c for c in PERIOD_VALUES.columns if c != "value_id"
+)
+
+
 def rows_of(engine: Engine, table: str, columns) -> set[tuple]:
     with engine.connect() as conn:
-        result = conn.exec_driver_sql(f"SELECT {', '.join(columns)} FROM {table}")
+        selected = ", ".join(_AS_TEXT.get(c, c) for c in columns)
+        result = conn.exec_driver_sql(f"SELECT {selected} FROM {table}")
         rows = [_norm(r) for r in result]
     assert len(rows) == len(set(rows)), f"duplicate rows in {table}"
     return set(rows)
@@ -50,7 +62,7 @@ def marks(engine: Engine) -> set[tuple]:
 
 def period_rows(engine: Engine, table: str) -> set[tuple]:
     with engine.connect() as conn:
-        result = conn.exec_driver_sql(f"SELECT {', '.join(PERIOD_VALUES.columns)} FROM {table}")
+        result = conn.exec_driver_sql(f"SELECT {_PERIOD_COLUMNS} FROM {table}")
         rows = [(r[0], str(r[1])[:10], *r[2:]) for r in result]
     assert len(rows) == len(set(rows)), f"duplicate rows in {table}"
     return set(rows)

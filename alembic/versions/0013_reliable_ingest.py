@@ -27,19 +27,27 @@ value are marked dirty (both ways), as 0009 did. A session summary's username an
 are now those of its first successful login that the credential rollups count: the
 sessions with a successful login holding another kind of value are recomputed.
 
+The sessions are written with this revision's ``command_stats`` (the command as text):
+``_store`` and the two functions calling it are frozen here, since the library's
+``summaries.store`` writes a later schema (0014: the command's id in ``strings``).
+
 Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-02
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
+from cowrieprocessor.db.bulk import insert_rows
 from cowrieprocessor.ingest import placement, summaries
+from cowrieprocessor.ingest.batches import session_rows
 from cowrieprocessor.rollups import ddl
+from cowrieprocessor.rollups.dirty import mark_touched_buckets
 
 revision: str = "0013"
 down_revision: str | None = "0012"
@@ -77,7 +85,7 @@ def upgrade() -> None:
     op.add_column("raw_events", sa.Column("fallback_sensor", sa.String(255)))
     op.create_index("ix_session_summaries_session_id", "session_summaries", ["session_id"])
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    placement.place_shared_ids(op.get_bind(), stamp)
+    _place_shared_ids(op.get_bind(), stamp)
     _install_credentials(3)
     bind = op.get_bind()
     uncounted = bind.exec_driver_sql(
@@ -85,7 +93,7 @@ def upgrade() -> None:
         " WHERE r.event_type IN ('cowrie.login.success', 'cowrie.login.failed')"
         f" AND r.event_type = 'cowrie.login.success' AND ({_disagree(bind.dialect.name)})"
     )
-    summaries.recompute(bind, {(sensor, session_id) for sensor, session_id in uncounted}, stamp)
+    _recompute(bind, {(sensor, session_id) for sensor, session_id in uncounted}, stamp)
 
 
 def downgrade() -> None:
@@ -119,4 +127,105 @@ def _disagree(dialect: str) -> str:
     type_of, agreed = _AGREED[dialect]
     return " OR ".join(
         f"{type_of.format(field=field)} NOT IN {agreed}" for field in ("username", "password")
+    )
+
+
+SessionKey = tuple[str, str]
+_COMMANDS = ("sensor", "session_id", "command", "occurrences", "first_seen", "last_seen")
+_FILES = (
+    "sensor",
+    "session_id",
+    "direction",
+    "url",
+    "shasum",
+    "outfile",
+    "occurrences",
+    "first_seen",
+    "vt_positives",
+    "vt_total",
+    "vt_label",
+)
+_SUMMARIES = (
+    "sensor",
+    "session_id",
+    "src_ip",
+    "protocol",
+    "first_event_at",
+    "first_day",
+    "last_event_at",
+    "duration_seconds",
+    "client_version",
+    "hassh",
+    "login_attempts",
+    "login_successes",
+    "username",
+    "password",
+    "command_count",
+    "file_downloads",
+    "file_uploads",
+    "vt_flagged",
+    "updated_at",
+)
+_UPDATED = ", ".join(f"{c} = excluded.{c}" for c in _SUMMARIES[2:])
+
+
+def _place_shared_ids(conn: sa.Connection, stamp: str) -> None:
+    """``placement.place_shared_ids`` as of this revision."""
+    summaries.prepare(conn)
+    keys = {
+        (sensor, session_id)
+        for sensor, session_id in conn.exec_driver_sql(
+            "SELECT s.sensor, s.session_id FROM session_summaries s WHERE s.session_id IN"
+            " (SELECT session_id FROM session_summaries GROUP BY session_id HAVING COUNT(*) > 1)"
+        )
+    }
+    placed = placement.place(conn, keys)
+    if not placed.changed:
+        return
+    summaries.set_touched(conn, placed.changed)
+    mark_touched_buckets(conn)
+    rows = [session_rows(placed.facts[key]) for key in placed.changed - placed.empty]
+    _store(conn, rows, keys, stamp)
+    summaries.delete_sessions(conn, placed.empty)
+    mark_touched_buckets(conn)
+
+
+def _recompute(conn: sa.Connection, keys: Collection[SessionKey], stamp: str) -> None:
+    """``summaries.recompute`` as of this revision."""
+    if not keys:
+        return
+    summaries.prepare(conn)
+    summaries.set_touched(conn, keys)
+    mark_touched_buckets(conn)
+    rows = [session_rows(facts) for facts in summaries.load_facts(conn).values()]
+    _store(conn, rows, keys, stamp)
+    mark_touched_buckets(conn)
+
+
+def _store(
+    conn: sa.Connection,
+    sessions: Iterable[tuple[Any, list[Any], list[Any]]],
+    known: Collection[SessionKey],
+    stamp: str,
+) -> None:
+    """``summaries.store`` as of this revision: commands as text in ``command_stats``."""
+    new_rows, known_rows, command_rows, file_rows = [], [], [], []
+    for summary, commands, files in sessions:
+        row = (*summary[:-1], stamp)
+        (known_rows if (row[0], row[1]) in known else new_rows).append(row)
+        command_rows.extend(commands)
+        file_rows.extend(files)
+    touched = "(sensor, session_id) IN (SELECT sensor, session_id FROM touched_sessions)"
+    conn.exec_driver_sql(f"DELETE FROM command_stats WHERE {touched}")
+    conn.exec_driver_sql(f"DELETE FROM files WHERE {touched}")
+    insert_rows(conn, "command_stats", _COMMANDS, command_rows)
+    insert_rows(conn, "files", _FILES, file_rows)
+    insert_rows(conn, "session_summaries", _SUMMARIES, new_rows)
+    insert_rows(
+        conn,
+        "session_summaries",
+        _SUMMARIES,
+        known_rows,
+        f"ON CONFLICT (sensor, session_id) DO UPDATE SET {_UPDATED}",
+        expect_conflicts=True,
     )

@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cowrieprocessor.db import enrichment as _enrichment  # noqa: F401 - its tables, for Alembic
 from cowrieprocessor.db import limits
+from cowrieprocessor.db import strings as _strings  # noqa: F401 - its table, for Alembic
 from cowrieprocessor.db.tables import METADATA
 from cowrieprocessor.db.types import BigId, JSONDocument, UTCDateTime
 
@@ -124,14 +125,15 @@ class SessionSummary(Base):
 
 
 class CommandStat(Base):
-    """How often a session ran one command (``cowrie.command.input``)."""
+    """How often a session ran one command (``cowrie.command.input``); the command's text is
+    in ``strings`` (``db/strings.py``), stored once however many sessions ran it."""
 
     __tablename__ = "command_stats"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     sensor: Mapped[str] = mapped_column(String(limits.SENSOR))
     session_id: Mapped[str] = mapped_column(String(limits.SESSION_ID))
-    command: Mapped[str] = mapped_column(Text)
+    command_id: Mapped[int] = mapped_column(Integer)
     occurrences: Mapped[int] = mapped_column(Integer)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -220,7 +220,8 @@ class SessionFacts:
         return rows
 
     def command_rows(self) -> list[tuple[Any, ...]]:
-        """Rows of ``command_stats``: one per distinct input string."""
+        """Rows of ``command_stats``: one per distinct input string, holding the text (the
+        store interns it: ``COMMAND_COLUMNS`` has its id there)."""
         return [
             (self.sensor, self.session_id, command, count, first, last)
             for command, (count, first, last) in self.commands.items()
@@ -267,7 +268,7 @@ FILE_COLUMNS = (
     "vt_total",
     "vt_label",
 )
-COMMAND_COLUMNS = ("sensor", "session_id", "command", "occurrences", "first_seen", "last_seen")
+COMMAND_COLUMNS = ("sensor", "session_id", "command_id", "occurrences", "first_seen", "last_seen")
 SUMMARY_COLUMNS = (
     "sensor",
     "session_id",

@@ -16,6 +16,7 @@ from sqlalchemy import Column, Connection, MetaData, Row, String, Table, delete,
 from cowrieprocessor.db import limits
 from cowrieprocessor.db.bulk import clear_table, insert_rows
 from cowrieprocessor.db.models import CommandStat, FileTransfer, RawEvent, SessionSummary
+from cowrieprocessor.db.strings import intern
 from cowrieprocessor.ingest.batches import EventRow, SessionRows, session_rows
 from cowrieprocessor.ingest.parse import load_json
 from cowrieprocessor.ingest.sessions import (
@@ -212,13 +213,19 @@ def store(
         file_rows.extend(files)
     conn.execute(delete(_commands).where(_is_touched(_commands)))
     conn.execute(delete(_files).where(_is_touched(_files)))
-    insert_rows(conn, "command_stats", COMMAND_COLUMNS, command_rows)
+    insert_rows(conn, "command_stats", COMMAND_COLUMNS, _interned(conn, command_rows))
     insert_rows(conn, "files", FILE_COLUMNS, file_rows)
     # New sessions go in plainly (a straight COPY on PostgreSQL), known ones are updated.
     insert_rows(conn, "session_summaries", SUMMARY_COLUMNS, new_rows)
     insert_rows(
         conn, "session_summaries", SUMMARY_COLUMNS, known_rows, _UPSERT, expect_conflicts=True
     )
+
+
+def _interned(conn: Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Command rows with the command's text replaced by its id in ``strings``."""
+    ids = intern(conn, (row[2] for row in rows))
+    return [(sensor, sid, ids[command], *rest) for sensor, sid, command, *rest in rows]
 
 
 def recompute(conn: Connection, keys: Collection[SessionKey], stamp: str) -> None:

@@ -28,8 +28,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from cowrieprocessor.db.strings import strings
 from cowrieprocessor.db.tables import session_summaries
-from cowrieprocessor.rollups.definitions import PERIOD_VALUES, get
+from cowrieprocessor.rollups.definitions import INTERNED, PERIOD_VALUES, get
 
 DEFAULT_BATCH = 1_000
 
@@ -151,8 +152,8 @@ class ReportingDAL:
             return c.username + literal(":") + c.password, c.attempts, []
         if figure == "src_ip":  # sessions without a source IP are stored under ''
             return t.src_ips.c.src_ip, t.src_ips.c.sessions, [t.src_ips.c.src_ip != ""]
-        if figure == "command":
-            return t.commands.c.command, t.commands.c.occurrences, []
+        if figure == "command":  # an id in strings (INTERNED)
+            return t.commands.c.command_id, t.commands.c.occurrences, []
         if figure == "url":
             return f.url, f.transfers, [f.direction == "download", f.url != ""]
         if figure in ("shasum", "vt_label"):
@@ -181,7 +182,7 @@ class ReportingDAL:
         if period is not None:
             assert self.tables.periods is not None
             p = self.tables.periods.c
-            return p.value, p.total, *period
+            return p.value_id if figure in INTERNED else p.value, p.total, *period
         value, count, where = self._daily_figure(figure)
         return value, count, [*self._in_window(count.table, window), *where], False
 
@@ -191,6 +192,8 @@ class ReportingDAL:
 
         Figures: username, password, combination, src_ip, command, shasum, url, vt_label.
         """
+        if figure in INTERNED:
+            return self._top_interned(figure, window, limit)
         value, count, where, unique = self._source(figure, window)
         if unique:  # one sensor's period rows: read in the top-list index order, no GROUP BY
             query = (
@@ -218,10 +221,45 @@ class ReportingDAL:
         entries = [{"value": row["value"], "count": int(row["count"])} for row in rows]
         return entries, int(rows[0]["distinct_values"]) if rows else 0
 
+    def _top_interned(
+        self, figure: str, window: Window, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """:meth:`top` of a figure whose values are ids in ``strings``: the ids are ranked
+        by count, and only those counted at least as often as the ``limit``-th (the top
+        list and its ties, which the text orders) are joined to their text."""
+        key, count, where, unique = self._source(figure, window)
+        total = count if unique else func.sum(count)
+        ranked = select(key.label("id"), total.label("total")).where(*where)
+        ranked = (ranked if unique else ranked.group_by(key)).cte("ranked")
+        distinct_values = select(func.count()).select_from(ranked).scalar_subquery()
+        if limit <= 0:
+            return [], int(self.session.scalar(select(distinct_values)) or 0)
+        cutoff = (
+            select(ranked.c.total)
+            .order_by(ranked.c.total.desc())
+            .limit(1)
+            .offset(limit - 1)
+            .scalar_subquery()
+        )
+        text = strings.c.text
+        query = (
+            select(text, ranked.c.total, distinct_values)
+            .join_from(ranked, strings, strings.c.id == ranked.c.id)
+            .where(ranked.c.total >= func.coalesce(cutoff, 0))
+            .order_by(ranked.c.total.desc(), self._by_value(text))
+            .limit(limit)
+        )
+        rows = self.session.execute(query).all()
+        entries = [{"value": v, "count": int(n)} for v, n, _ in rows]
+        return entries, int(rows[0][2]) if rows else 0
+
     def values(self, figure: str, window: Window) -> set[str]:
         """Every distinct value of a figure over the window."""
         value, _, where, _ = self._source(figure, window)
-        return set(self.session.scalars(select(value).distinct().where(*where)))
+        query = select(value).distinct().where(*where)
+        if figure in INTERNED:
+            query = select(strings.c.text).where(strings.c.id.in_(query))
+        return set(self.session.scalars(query))
 
     def protocols(self, window: Window) -> dict[str, int]:
         """``{protocol: sessions}``; sessions of unknown protocol are left out."""
@@ -445,10 +483,27 @@ class ReportingDAL:
     def iter_commands(
         self, window: Window, batch_size: int = DEFAULT_BATCH
     ) -> Iterator[list[dict[str, Any]]]:
-        """Command stats of the window's sessions, in batches."""
+        """Command stats of the window's sessions, in batches (the command as its text)."""
         from cowrieprocessor.db.models import CommandStat
 
-        return self._per_session_rows(CommandStat.__table__, window, batch_size)
+        c, s = CommandStat.__table__.c, session_summaries
+        query = select(
+            s.c.first_day,
+            c.id,
+            c.sensor,
+            c.session_id,
+            strings.c.text.label("command"),
+            c.occurrences,
+            c.first_seen,
+            c.last_seen,
+        ).select_from(
+            CommandStat.__table__.join(
+                s, (s.c.sensor == c.sensor) & (s.c.session_id == c.session_id)
+            ).join(strings, strings.c.id == c.command_id)
+        )
+        return self._pages(
+            query, (s.c.first_day, c.id), self._session_filter(s, window), batch_size
+        )
 
     def iter_files(
         self, window: Window, batch_size: int = DEFAULT_BATCH

@@ -144,8 +144,9 @@ ROLLUPS: tuple[Rollup, ...] = (
     ),
     Rollup(
         name="daily_commands",
-        version=1,
-        key=(*bucket(), text("command")),
+        version=2,
+        # The command's id in ``strings`` (db/strings.py): the text is stored once.
+        key=(*bucket(), integer("command_id")),
         values=(count("occurrences"), count("sessions")),
         read_ahead=True,
     ),
@@ -257,22 +258,27 @@ ROLLUPS: tuple[Rollup, ...] = (
 
 #: Top-list figures per ISO week ('weekly') and calendar month ('monthly'), from the daily
 #: rollup tables; ``period_start`` is the period's first day. Rebuilt and checked after
-#: ROLLUPS, which it reads.
+#: ROLLUPS, which it reads. A figure in :data:`INTERNED` has its value as an id in
+#: ``strings`` (``value_id``, ``value`` ''); the others as text (``value_id`` 0).
 PERIOD_VALUES = Rollup(
     name="period_values",
-    version=1,
+    version=2,
     key=(
         string("kind", 7),
         Column("period_start", Date, nullable=False),
         string("figure", 16),
         string("sensor", limits.SENSOR),
         text("value"),
+        integer("value_id"),
     ),
     values=(count("total"),),
 )
 #: The view of every figure's values per bucket that PERIOD_VALUES sums, and its version.
-PERIOD_SOURCES = ("period_sources", 1)
+PERIOD_SOURCES = ("period_sources", 2)
 FIGURES = ("username", "password", "combination", "src_ip", "command", "shasum", "url", "vt_label")
+#: Figures whose values are ids in ``strings`` (db/strings.py), in the daily rollups and in
+#: ``period_values``; reports join the text back for the rows they show.
+INTERNED = ("command",)
 
 #: Every rollup table, in rebuild order.
 ALL_ROLLUPS: tuple[Rollup, ...] = (*ROLLUPS, PERIOD_VALUES)

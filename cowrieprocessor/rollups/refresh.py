@@ -167,7 +167,9 @@ def period_starts(day: date) -> list[tuple[str, date]]:
 
 
 #: Temporary table holding a bucket's period sources as they were before its refresh.
-_OLD = "period_sources_before"
+_OLD = "period_sources_old"
+#: What a period source holds per bucket besides its (day, sensor): its figure and value.
+_SOURCE_KEY = "figure, value, value_id"
 
 
 def _period_statements(conn: Connection) -> tuple[TextClause, TextClause, TextClause]:
@@ -177,22 +179,23 @@ def _period_statements(conn: Connection) -> tuple[TextClause, TextClause, TextCl
     p = PERIOD_VALUES
     pg = conn.dialect.name == "postgresql"
     conn.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_OLD} (figure TEXT, value TEXT, total BIGINT)"
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_OLD}"
+        " (figure TEXT, value TEXT, value_id INTEGER, total BIGINT)"
         + (" ON COMMIT DROP" if pg else "")
     )
     sources = f"{PERIOD_SOURCES[0]} {_IN_BUCKET}"
     snapshot = (
-        f"INSERT INTO {_OLD} (figure, value, total)"
-        f" SELECT figure, value, SUM(total) FROM {sources} GROUP BY figure, value"
+        f"INSERT INTO {_OLD} ({_SOURCE_KEY}, total)"
+        f" SELECT {_SOURCE_KEY}, SUM(total) FROM {sources} GROUP BY {_SOURCE_KEY}"
     )
     target = ", ".join(f"md5({c})" if pg and c in p.hashed else c for c in p.key)
     # Re-refreshing a bucket whose data barely changed writes only the keys that changed.
     upsert = (
         f"INSERT INTO {p.name} ({', '.join(p.columns)})"
-        " SELECT :kind, :start, figure, :sensor, value, SUM(total) FROM ("
-        f" SELECT figure, value, total FROM {sources}"
-        f" UNION ALL SELECT figure, value, -total FROM {_OLD}"
-        ") AS d GROUP BY figure, value HAVING SUM(total) <> 0"
+        " SELECT :kind, :start, figure, :sensor, value, value_id, SUM(total) FROM ("
+        f" SELECT {_SOURCE_KEY}, total FROM {sources}"
+        f" UNION ALL SELECT {_SOURCE_KEY}, -total FROM {_OLD}"
+        f") AS d GROUP BY {_SOURCE_KEY} HAVING SUM(total) <> 0"
         f" ON CONFLICT ({target}) DO UPDATE SET total = {p.name}.total + excluded.total"
     )
     # figure IN (...) lets the top-list index find the zero rows of each figure.
