@@ -21,7 +21,7 @@ from dbhelpers import rollup_snapshot, snapshot
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from cowrieprocessor.cli.main import main
+from cowrieprocessor.cli.main import cli
 from cowrieprocessor.db.engine import create_engine_for_url
 from cowrieprocessor.ingest.claims import with_retries
 from cowrieprocessor.ingest.loader import IngestStats, Loader
@@ -151,7 +151,7 @@ def test_ingest_jobs_runs_loaders_in_processes(
     status = tmp_path / "status"
     base = ["--db", url, "--status-dir", str(status)]
     result = CliRunner().invoke(
-        main, [*base, "ingest", "--jobs", "2", "--no-enrich", "--json", *map(str, logs)]
+        cli, [*base, "ingest", "--jobs", "2", "--no-enrich", "--json", *map(str, logs)]
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -163,10 +163,10 @@ def test_ingest_jobs_runs_loaders_in_processes(
         assert doc["state"] == "finished", doc
     loaders = [json.loads((status / f"ingest-{n}.json").read_text()) for n in (1, 2)]
     assert sum(d["counters"]["events_new"] for d in loaders) == reference["events_new"]
-    checked = CliRunner().invoke(main, [*base, "refresh-views", "--check"])
+    checked = CliRunner().invoke(cli, [*base, "refresh-views", "--check"])
     assert checked.exit_code == 0 and "every rollup equals its live view" in checked.output
     assert _loaded(url) == reference["tables"]
-    shown = CliRunner().invoke(main, [*base, "monitor", "--once"])
+    shown = CliRunner().invoke(cli, [*base, "monitor", "--once"])
     assert "ingest-1" in shown.output and "ingest-2" in shown.output
 
 
@@ -174,10 +174,9 @@ def test_ingest_jobs_on_sqlite_runs_one_loader(
     logs: list[Path], reference: dict[str, Any], tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'one.sqlite'}"
+    base = ["--db", url, "--status-dir", str(tmp_path / "st")]
     result = CliRunner().invoke(
-        main,
-        ["--db", url, "--status-dir", str(tmp_path / "st"), "ingest", "--jobs", "4"]
-        + ["--no-enrich", "--json", *map(str, logs)],
+        cli, [*base, "ingest", "--jobs", "4", "--no-enrich", "--json", *map(str, logs)]
     )
     assert result.exit_code == 0, result.output
     assert "SQLite takes one writer at a time: --jobs 4 runs one loader" in result.stderr
@@ -227,7 +226,9 @@ def test_a_deadlocked_batch_is_written_again(
         engine.dispose()
     assert len(outcome) == 1 and isinstance(outcome[0], IngestStats), outcome
     assert outcome[0].retries == 1
-    Loader(create_engine_for_url(undisturbed)).ingest([path])
+    plain = create_engine_for_url(undisturbed)
+    Loader(plain).ingest([path])
+    plain.dispose()
     assert _loaded(url) == _loaded(undisturbed)
 
 
@@ -243,6 +244,8 @@ def _wait_for_a_lock_wait(conn: Any) -> None:
     """Wait until another backend of the database waits for a lock."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        # Within a transaction the activity view is read once, unless asked again.
+        conn.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
         waiting = conn.exec_driver_sql(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
             " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"

@@ -51,16 +51,15 @@ class LoaderFailed(RuntimeError):
 def file_sensor(path: Path) -> str:
     """The sensor a log file belongs to: the first ``sensor`` named in its first lines, else
     the name of its directory."""
-    with contextlib.suppress(*READ_ERRORS, ValueError):
-        with open_log(path) as fh:
-            for _ in range(_SENSOR_LINES):
-                line = fh.readline(1 << 16)
-                if not line:
-                    break
-                with contextlib.suppress(Exception):  # a bad line: the next may tell
-                    sensor = load_json(line).get("sensor")
-                    if isinstance(sensor, str) and sensor:
-                        return sensor
+    with contextlib.suppress(*READ_ERRORS, ValueError), open_log(path) as fh:
+        for _ in range(_SENSOR_LINES):
+            line = fh.readline(1 << 16)
+            if not line:
+                break
+            with contextlib.suppress(Exception):  # a bad line: the next may tell
+                sensor = load_json(line).get("sensor")
+                if isinstance(sensor, str) and sensor:
+                    return sensor
     return path.parent.name
 
 
@@ -221,9 +220,10 @@ def _relay(
     index: int, stream: IO[bytes], messages: queue.SimpleQueue[tuple[int, dict[str, Any] | None]]
 ) -> None:
     """Pass a loader's messages (JSON lines) to the parent; None when its output ends."""
-    for line in stream:
-        with contextlib.suppress(orjson.JSONDecodeError):
-            messages.put((index, orjson.loads(line)))
+    with stream:
+        for line in stream:
+            with contextlib.suppress(orjson.JSONDecodeError):
+                messages.put((index, orjson.loads(line)))
     messages.put((index, None))
 
 
