@@ -1,5 +1,5 @@
 """Developer tasks: `nox -s tests`, `nox -s lint`, `nox -s bench`, `nox -s bench_refresh`,
-`nox -s bench_reports` (docs/benchmarks.md)."""
+`nox -s bench_reports` (docs/benchmarks.md), `nox -s bench_scale` (docs/scaling.md)."""
 
 import nox
 
@@ -47,3 +47,10 @@ def bench_reports(session):
     """Report benchmark: `show` end to end against the same document from the base tables."""
     _install(session, "test")
     session.run("python", "scripts/bench_reports.py", *session.posargs)
+
+
+@nox.session
+def bench_scale(session):
+    """Scale-out benchmark: `ingest --jobs` 1, 2 and 4 on PostgreSQL, with CPU per event."""
+    _install(session, "test")
+    session.run("python", "scripts/bench_scale.py", *session.posargs)
