@@ -120,6 +120,8 @@ def run(server_url: str, logs: Path, jobs: int) -> dict[str, float]:
             if proc.returncode != 0:
                 raise SystemExit(f"{' '.join(cmd)} failed:\n{err.decode()}")
         summary = json.loads(out)
+        with psycopg.connect(libpq.render_as_string(hide_password=False)) as conn:
+            size = conn.execute("SELECT pg_database_size(%s)", (name,)).fetchone()
     finally:
         drop_database(url)
     events = summary["events_new"] + summary["events_duplicate"]
@@ -130,6 +132,7 @@ def run(server_url: str, logs: Path, jobs: int) -> dict[str, float]:
         "refresh": summary["refresh"]["seconds"],
         "server_cpu": server.seconds,
         "retries": summary["retries"],
+        "bytes": size[0] if size else 0,
     }
 
 
@@ -155,7 +158,7 @@ def main() -> None:
         f"{'round':>5} {'jobs':>4} {'events':>9} {'wall s':>7} {'events/s':>9} {'ratio':>6}"
         f" {'load s':>7} {'load ev/s':>9} {'ratio':>6} {'refresh s':>9}"
         f" {'server cpu s':>12} {'server us/ev':>12}"
-        f" {'client cpu s':>12} {'client us/ev':>12} {'retries':>7}"
+        f" {'client cpu s':>12} {'client us/ev':>12} {'retries':>7} {'db B/ev':>7}"
     )
     print(header)
     for number in range(1, args.rounds + 1):
@@ -181,7 +184,8 @@ def main() -> None:
                 f" {load_rate:>9,.0f} {load_rate / load_baseline if load_baseline else 0:>6.2f}"
                 f" {figures['refresh']:>9.2f} {figures['server_cpu']:>12.2f}"
                 f" {figures['server_cpu'] * per_event:>12.1f} {client:>12.2f}"
-                f" {client * per_event:>12.1f} {figures['retries']:>7.0f}",
+                f" {client * per_event:>12.1f} {figures['retries']:>7.0f}"
+                f" {figures['bytes'] / figures['events']:>7.0f}",
                 flush=True,
             )
 

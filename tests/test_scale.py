@@ -7,6 +7,9 @@ batch is a transaction on its own connection), or as the processes of ``ingest -
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -15,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from click.testing import CliRunner
 from dbhelpers import rollup_snapshot, snapshot
@@ -168,6 +172,50 @@ def test_ingest_jobs_runs_loaders_in_processes(
     assert _loaded(url) == reference["tables"]
     shown = CliRunner().invoke(cli, [*base, "monitor", "--once"])
     assert "ingest-1" in shown.output and "ingest-2" in shown.output
+
+
+def test_ctrl_c_stops_every_loader_and_the_next_run_finishes(
+    pg_databases: Callable[[], str], tmp_path: Path
+) -> None:
+    logs = tmp_path / "logs"
+    write_sample_logs(logs, SampleConfig(seed=3, days=2, sessions_per_day=1500, sensors=SENSORS))
+    url = pg_databases()
+    status = tmp_path / "status"
+    cmd = [sys.executable, "-m", "cowrieprocessor.cli.main", "--db", url]
+    cmd += ["--status-dir", str(status), "ingest", "--jobs", "2", "--no-enrich", "--json"]
+    cmd += ["--batch-size", "100", str(logs)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    engine = create_engine_for_url(url)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and not _stored(engine):
+            time.sleep(0.05)
+        loaders = psutil.Process(proc.pid).children()
+        assert len(loaders) == 2
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err
+        summary = json.loads(out)
+        assert summary["interrupted"] and summary["events_new"] > 0
+        assert not [p for p in loaders if p.is_running() and p.status() != "zombie"]
+        for phase in ("ingest", "ingest-1", "ingest-2"):
+            state = json.loads((status / f"{phase}.json").read_text())["state"]
+            assert state in ("interrupted", "finished"), (phase, state)
+        assert summary["events_new"] == _stored(engine)
+    finally:
+        engine.dispose()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    reference = pg_databases()
+    one = create_engine_for_url(reference)
+    Loader(one).ingest(discover([str(logs)]))
+    one.dispose()
+    assert _loaded(url) == _loaded(reference)
+
+
+def _stored(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM raw_events").scalar_one())
 
 
 def test_ingest_jobs_on_sqlite_runs_one_loader(
