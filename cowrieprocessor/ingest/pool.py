@@ -160,6 +160,16 @@ class LoaderPool:
                 target=_relay, args=(index, process.stdout, messages), daemon=True
             ).start()
         latest: list[dict[str, Any]] = [{} for _ in processes]
+        # A loader is asked to stop only once it says it listens (its signal handlers set):
+        # before, SIGINT would end it in its start-up, with no status file.
+        ready = [False] * len(processes)
+        stop_asked = False
+
+        def ask_to_stop() -> None:
+            nonlocal stop_asked
+            stop_asked = True
+            _signal_all([p for p, r in zip(processes, ready, strict=True) if r], signal.SIGINT)
+
         failures: list[str] = []
         stopping: BaseException | None = None
         running = len(processes)
@@ -175,7 +185,11 @@ class LoaderPool:
                         problem = _ended(index, processes[index], latest[index])
                         if problem is not None:
                             failures.append(problem)
-                            _signal_all(processes, signal.SIGINT)
+                            ask_to_stop()
+                    elif "ready" in message:
+                        ready[index] = True
+                        if stop_asked:
+                            _signal_all([processes[index]], signal.SIGINT)
                     elif "error" in message:
                         latest[index]["error"] = message["error"]
                     else:
@@ -186,7 +200,7 @@ class LoaderPool:
                         self.on_progress(self.stats)
                     except BaseException as exc:  # Ctrl-C at a safe point, or the caller's error
                         stopping = exc
-                        _signal_all(processes, signal.SIGINT)
+                        ask_to_stop()
         except BaseException:  # a second Ctrl-C: stop at once, like a crash
             _signal_all(processes, signal.SIGKILL)
             for process in processes:
@@ -321,6 +335,7 @@ def _run_loader(job: _Job) -> int:
     try:
         with status:
             status.update({"files": len(job.files)}, database=engine.url.render_as_string())
+            _emit({"ready": True})
             try:
                 loader.ingest(job.files)
             finally:
