@@ -1,5 +1,6 @@
 """Developer tasks: `nox -s tests`, `nox -s lint`, `nox -s typecheck`, `nox -s bench`,
-`nox -s bench_refresh`, `nox -s bench_reports` (docs/benchmarks.md)."""
+`nox -s bench_refresh`, `nox -s bench_reports`, `nox -s bench_storage` (docs/benchmarks.md),
+`nox -s bench_scale` (docs/scaling.md)."""
 
 import nox
 
@@ -57,7 +58,14 @@ def bench_reports(session: nox.Session) -> None:
 
 
 @nox.session
-def bench_storage(session):
+def bench_storage(session: nox.Session) -> None:
     """Storage benchmark: database size / uncompressed input, awkward and real-log shapes."""
     _install(session, "test")
     session.run("python", "scripts/bench_storage.py", *session.posargs)
+
+
+@nox.session
+def bench_scale(session: nox.Session) -> None:
+    """Scale-out benchmark: `ingest --jobs` 1, 2 and 4 on PostgreSQL, with CPU per event."""
+    _install(session, "test")
+    session.run("python", "scripts/bench_scale.py", *session.posargs)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -169,6 +169,20 @@ def db_url(dialect: str, tmp_path, request: pytest.FixtureRequest) -> Iterator[s
     url = _new_pg_database(request, request.getfixturevalue("pg_template"))
     yield url
     drop_database(url)
+
+
+@pytest.fixture
+def pg_databases(request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
+    """Make fresh PostgreSQL databases at the newest revision, dropped after the test."""
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(_new_pg_database(request, request.getfixturevalue("pg_template")))
+        return made[-1]
+
+    yield make
+    for url in made:
+        drop_database(url)
 
 
 @pytest.fixture

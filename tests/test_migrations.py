@@ -291,3 +291,51 @@ def test_0013_recomputes_summaries_whose_first_success_has_uncounted_credentials
         assert tuple(pair) == ("a", "b")
     finally:
         engine.dispose()
+
+
+def test_0015_on_a_populated_0014_database_keeps_every_report(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    """0015 only adds the (empty) claims table: a database loaded at 0014 upgrades with the
+    same rollups and reports, and loads on; downgrading drops the table again."""
+    from datetime import date
+
+    from dbhelpers import rollup_snapshot
+    from report_data import dirty_logs
+
+    from cowrieprocessor.db.engine import create_session_maker
+    from cowrieprocessor.ingest.loader import Loader
+    from cowrieprocessor.reporting.builders import builder_for
+    from cowrieprocessor.reporting.periods import Period
+    from cowrieprocessor.rollups.refresh import check, dirty_buckets, refresh_dirty
+
+    def reports() -> list[dict]:
+        docs = []
+        for kind in ("daily", "weekly", "monthly"):
+            period = Period.containing(kind, date(2024, 3, 1))
+            doc = builder_for(kind)(create_session_maker(engine)).build(period)
+            doc.pop("generated_at")
+            docs.append(doc)
+        return docs
+
+    files = dirty_logs(tmp_path / "logs")
+    engine = create_engine_for_url(empty_db_url)
+    try:
+        upgrade(engine)
+        Loader(engine).ingest(files[:-1])
+        refresh_dirty(engine)
+        downgrade(engine, "0014")
+        assert "session_claims" not in inspect(engine).get_table_names()
+        rollups, documents = rollup_snapshot(engine), reports()
+        upgrade(engine)
+        assert "session_claims" in inspect(engine).get_table_names()
+        assert dirty_buckets(engine) == 0
+        assert rollup_snapshot(engine) == rollups and reports() == documents
+        Loader(engine).ingest(files)
+        refresh_dirty(engine)
+        assert check(engine) == []
+        with engine.connect() as conn:
+            claims = conn.exec_driver_sql("SELECT COUNT(*) FROM session_claims").scalar_one()
+        assert claims == 0  # claims live only inside a batch transaction
+    finally:
+        engine.dispose()

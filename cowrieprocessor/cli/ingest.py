@@ -18,6 +18,7 @@ from rich.progress import (
 from rich.table import Table
 
 from cowrieprocessor.cli.common import (
+    RATE_COUNTERS,
     AppContext,
     Interrupted,
     pass_app,
@@ -33,42 +34,15 @@ from cowrieprocessor.cli.common import (
     summary_table,
     user_errors,
 )
+from cowrieprocessor.config import default_status_dir
 from cowrieprocessor.ingest.child import ChildFailed
 from cowrieprocessor.ingest.loader import DEFAULT_BATCH_SIZE, IngestStats, Loader
+from cowrieprocessor.ingest.pool import LoaderFailed, LoaderPool
 from cowrieprocessor.ingest.reader import PathError, discover, path_text
 
 if TYPE_CHECKING:
     from cowrieprocessor.enrichment.runner import ProviderRun
     from cowrieprocessor.rollups.refresh import RefreshStats
-
-
-def summary_dict(stats: IngestStats) -> dict[str, object]:
-    """The run summary as plain data (for ``--json`` and status files)."""
-    return {
-        "files": stats.files,
-        "files_unchanged": stats.files_unchanged,
-        "files_reread": stats.files_reread,
-        "records": stats.records,
-        "events_new": stats.events_new,
-        "events_duplicate": stats.events_duplicate,
-        "dead_letters": dict(sorted(stats.dead_letters.items())),
-        "sessions_touched": stats.sessions_touched,
-        "bytes_read": stats.bytes_read,
-        "seconds": round(stats.seconds, 3),
-        "events_per_second": round(stats.events_per_second, 1),
-    }
-
-
-def _counters(stats: IngestStats) -> dict[str, int]:
-    return {
-        "files_done": stats.files_done,
-        "records": stats.records,
-        "events_new": stats.events_new,
-        "events_duplicate": stats.events_duplicate,
-        "dead_letters": sum(stats.dead_letters.values()),
-        "bytes_read": stats.bytes_read,
-        "bytes_total": stats.bytes_total,
-    }
 
 
 def _summary_table(stats: IngestStats) -> Table:
@@ -112,6 +86,14 @@ def _summary_table(stats: IngestStats) -> Table:
     help="After loading, country and AS are looked up offline by default; --enrich also runs "
     "every configured online provider (within its budget), --no-enrich skips enrichment.",
 )
+@click.option(
+    "--jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Loader processes at once, each with a share of the sensors' files (PostgreSQL; "
+    "SQLite takes one writer, so runs one loader).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 @user_errors
@@ -123,6 +105,7 @@ def command(
     batch_size: int,
     no_refresh: bool,
     enrich: bool | None,
+    jobs: int,
     as_json: bool,
 ) -> None:
     """Load Cowrie JSON logs from PATHS: files, directories or globs (plain, .gz, .bz2).
@@ -130,13 +113,28 @@ def command(
     Only bytes appended since the last run are read; rotated, replaced or truncated files
     are read again from the start. Bad records are kept in dead_letters with a reason.
     Ctrl-C or SIGTERM stops after the batch being written (exit code 130 or 143); the next
-    run resumes there, also after a crash.
+    run resumes there, also after a crash. On PostgreSQL, --jobs N loads the files of
+    different sensors in N processes at once (docs/scaling.md).
     """
     console = stderr_console()
     with stop_on_ctrl_c(console) as check_stop:  # the whole run, refresh and summary included
         files = _discover(paths)
         engine = app.engine(create=True)
-        loader = Loader(engine, default_sensor=sensor, batch_size=batch_size, full=full)
+        loader: Loader | LoaderPool
+        if jobs > 1 and engine.dialect.name == "postgresql":
+            loader = LoaderPool(
+                engine,
+                jobs=jobs,
+                default_sensor=sensor,
+                batch_size=batch_size,
+                full=full,
+                status_dir=app.status_dir or default_status_dir(),
+                rate_counters=RATE_COUNTERS["ingest"],
+            )
+        else:
+            if jobs > 1:
+                console.print(f"SQLite takes one writer at a time: --jobs {jobs} runs one loader")
+            loader = Loader(engine, default_sensor=sensor, batch_size=batch_size, full=full)
         runs: list[ProviderRun] = []
         try:
             stats = _load(app, loader, files, paths, console, check_stop)
@@ -149,7 +147,7 @@ def command(
         except Interrupted:  # stopped at a safe point: what was done is still worth telling
             _print_summary(loader.stats, runs, None, as_json, interrupted=True)
             raise
-        except ChildFailed as exc:
+        except (ChildFailed, LoaderFailed) as exc:
             raise click.ClickException(f"{exc}; work already committed is kept") from None
         _print_summary(stats, runs, refreshed, as_json, interrupted=False)
         for line in stop_lines(runs):
@@ -165,7 +163,7 @@ def _print_summary(
     interrupted: bool,
 ) -> None:
     if as_json:
-        doc = summary_dict(stats) | {"interrupted": interrupted}
+        doc = stats.as_dict() | {"interrupted": interrupted}
         if refreshed is not None:
             doc["refresh"] = refreshed.as_dict()
         if runs:
@@ -193,7 +191,7 @@ def _discover(paths: tuple[str, ...]) -> list[Path]:
 
 def _load(
     app: AppContext,
-    loader: Loader,
+    loader: Loader | LoaderPool,
     files: list[Path],
     paths: tuple[str, ...],
     console: Console,
@@ -221,7 +219,7 @@ def _load(
                 description=f"ingest {stats.events_new:,} new",
             )
             status.update(
-                _counters(stats),
+                stats.counters(),
                 current_file=stats.current_file,
                 checkpoint={"file": stats.current_file, "offset": stats.current_offset},
             )
@@ -231,8 +229,8 @@ def _load(
         try:
             stats = loader.ingest(files)
         except Interrupted:
-            status.update(_counters(loader.stats), summary=summary_dict(loader.stats))
+            status.update(loader.stats.counters(), summary=loader.stats.as_dict())
             raise
-        status.update(_counters(stats))
-        status.finish(current_file=None, checkpoint=None, summary=summary_dict(stats))
+        status.update(stats.counters())
+        status.finish(current_file=None, checkpoint=None, summary=stats.as_dict())
     return stats

@@ -185,6 +185,20 @@ class IngestSource(Base):
     tail_hash: Mapped[str | None] = mapped_column(String(32))
 
 
+class SessionClaim(Base):
+    """A session id claimed by the PostgreSQL batch transaction writing its sessions.
+
+    A batch inserts a row per session id it touches (in sorted order) and deletes them
+    before it commits, so the table is always empty to everyone else. A second loader
+    inserting the same id waits on the unique index until the first commits: concurrent
+    loaders take turns per session id, never for the whole batch (ingest/claims.py).
+    """
+
+    __tablename__ = "session_claims"
+
+    session_id: Mapped[str] = mapped_column(String(limits.SESSION_ID), primary_key=True)
+
+
 class DeadLetter(Base):
     """A record that could not be ingested, kept with the reason (raw text cut to a bound)."""
 

@@ -3,7 +3,8 @@
 Each batch is one transaction holding its events, the recomputed summaries of the sessions
 it touched, its dead letters and the file's new read position. A crash or Ctrl-C between
 batches therefore loses nothing and duplicates nothing: the next run resumes at the
-position of the last committed batch, and event hashes absorb any overlap.
+position of the last committed batch, and event hashes absorb any overlap. On PostgreSQL
+several loaders may run at once (``ingest/claims.py`` says how they stay exact).
 """
 
 from __future__ import annotations
@@ -13,20 +14,21 @@ import itertools
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, case, delete, func, select
+from sqlalchemy import Connection, Engine, bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from cowrieprocessor.db.bulk import insert_rows
 from cowrieprocessor.db.checkpoints import background_checkpoints
 from cowrieprocessor.db.models import DeadLetter, IngestSource
-from cowrieprocessor.ingest import placement, summaries
+from cowrieprocessor.ingest import claims, placement, summaries
 from cowrieprocessor.ingest.batches import (
     RAW_COLUMNS,
     EventRow,
@@ -44,15 +46,13 @@ from cowrieprocessor.ingest.reader import (
     path_text,
     tail_hash_at,
 )
-from cowrieprocessor.rollups.dirty import mark_touched_buckets
+from cowrieprocessor.rollups.dirty import mark_buckets, touched_buckets
 
 #: Raw text kept of a dead letter (characters).
 DEAD_LETTER_TEXT = 4096
 DEFAULT_BATCH_SIZE = 50_000
 #: Reads at least this long are parsed in a child process while the loader writes.
 CHILD_MIN_BYTES = 4 * 1024 * 1024
-#: Advisory lock key serialising ingest batches on PostgreSQL ("cowrie" in ASCII).
-_INGEST_LOCK = 0x636F77726965
 # Settings of each batch transaction on PostgreSQL. The batch's statements join the few
 # touched sessions to big tables; without statistics on the temporary table (and with stale
 # ones on tables growing under this very load) the planner hash-joins whole tables, once per
@@ -88,6 +88,9 @@ class IngestStats:
     bytes_read: int = 0
     bytes_total: int = 0
     seconds: float = 0.0
+    #: Batch writes PostgreSQL aborted (deadlock, serialization failure) and that were
+    #: written again.
+    retries: int = 0
     current_file: str | None = None
     current_offset: int = 0
 
@@ -96,6 +99,35 @@ class IngestStats:
         """Events (new and duplicate) handled per second of wall time."""
         handled = self.events_new + self.events_duplicate
         return handled / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The run summary as plain data (for ``--json`` and status files)."""
+        return {
+            "files": self.files,
+            "files_unchanged": self.files_unchanged,
+            "files_reread": self.files_reread,
+            "records": self.records,
+            "events_new": self.events_new,
+            "events_duplicate": self.events_duplicate,
+            "dead_letters": dict(sorted(self.dead_letters.items())),
+            "sessions_touched": self.sessions_touched,
+            "bytes_read": self.bytes_read,
+            "retries": self.retries,
+            "seconds": round(self.seconds, 3),
+            "events_per_second": round(self.events_per_second, 1),
+        }
+
+    def counters(self) -> dict[str, int]:
+        """The counters of the ``ingest`` status file."""
+        return {
+            "files_done": self.files_done,
+            "records": self.records,
+            "events_new": self.events_new,
+            "events_duplicate": self.events_duplicate,
+            "dead_letters": sum(self.dead_letters.values()),
+            "bytes_read": self.bytes_read,
+            "bytes_total": self.bytes_total,
+        }
 
 
 @dataclass
@@ -213,13 +245,42 @@ class Loader:
     def _ingest_files(
         self, conn: Connection, plans: list[_FilePlan], started: float, child: ChildProcess
     ) -> None:
+        # A file another loader is reading waits until this loader's other files are done.
+        taken = []
         for plan in plans:
-            self.stats.current_file = plan.key
-            self.stats.files_reread += plan.reread
-            self._ingest_file(conn, plan, child)
-            self.stats.files_done += 1
-            self.stats.seconds = time.perf_counter() - started
-            self._progress()
+            if claims.try_lock_file(conn, plan.key):
+                self._ingest_locked(conn, plan, started, child)
+            else:
+                taken.append(plan)
+        for plan in taken:
+            claims.lock_file(conn, plan.key)
+            self._ingest_locked(conn, plan, started, child)
+
+    def _ingest_locked(
+        self, conn: Connection, planned: _FilePlan, started: float, child: ChildProcess
+    ) -> None:
+        """Read a file whose lock this loader holds, then give the lock back."""
+        try:
+            plan: _FilePlan | None = planned
+            if claims.is_postgresql(conn):  # another loader may have read it since planning
+                plan = self._plan(conn, planned.path)
+                conn.rollback()
+            self.stats.current_file = planned.key
+            if plan is None:
+                self.stats.files_unchanged += 1
+                self.stats.bytes_total -= _to_read(planned)
+            else:
+                self.stats.bytes_total += _to_read(plan) - _to_read(planned)
+                self.stats.files_reread += plan.reread
+                self._ingest_file(conn, plan, child)
+        except BaseException:
+            with suppress(DBAPIError):  # a dead connection takes its lock along
+                claims.unlock_file(conn, planned.key)
+            raise
+        claims.unlock_file(conn, planned.key)
+        self.stats.files_done += 1
+        self.stats.seconds = time.perf_counter() - started
+        self._progress()
 
     def _progress(self) -> None:
         if self.on_progress is not None:
@@ -255,24 +316,37 @@ class Loader:
 
     def _write_batch(self, conn: Connection, plan: _FilePlan, batch: PreparedBatch) -> None:
         now = datetime.fromisoformat(batch.stamp).replace(tzinfo=UTC)
-        with conn.begin():
-            if conn.dialect.name == "postgresql":
-                # One writer at a time: a batch must see every other batch's sessions whole.
-                conn.execute(select(func.pg_advisory_xact_lock(_INGEST_LOCK)))
-                conn.exec_driver_sql(_PG_BATCH_SETTINGS)
-            new = self._store_events(conn, batch, now)
-            self.stats.events_new += new
-            self.stats.events_duplicate += batch.events - new
-            _replace_dead_letters(conn, plan.key, batch, now)
-            for _, reason, _ in batch.dead:
-                self.stats.dead_letters[reason] += 1
-            if batch.position != batch.start:
-                plan.tail = batch.tail
-            _save_cursor(conn, plan, batch, now)
+        tail = batch.tail if batch.position != batch.start else plan.tail
 
-    def _store_events(self, conn: Connection, batch: PreparedBatch, now: datetime) -> int:
+        def write() -> tuple[int, int]:
+            with conn.begin():
+                if claims.is_postgresql(conn):
+                    conn.exec_driver_sql(_PG_BATCH_SETTINGS)
+                    # Other loaders' batches wait here only for the session ids they share.
+                    claims.claim_sessions(conn, (session_id for _, session_id in batch.sessions))
+                written = self._store_events(conn, batch, now)
+                _replace_dead_letters(conn, plan.key, batch, now)
+                _save_cursor(conn, plan, batch, now, tail)
+                claims.release_sessions(conn)
+            return written
+
+        def retried(_exc: BaseException) -> None:
+            self.stats.retries += 1
+
+        # The statistics change only once the batch is committed.
+        new, sessions = claims.with_retries(write, on_retry=retried)
+        self.stats.events_new += new
+        self.stats.events_duplicate += batch.events - new
+        self.stats.sessions_touched += sessions
+        for _, reason, _ in batch.dead:
+            self.stats.dead_letters[reason] += 1
+        plan.tail = tail
+
+    def _store_events(
+        self, conn: Connection, batch: PreparedBatch, now: datetime
+    ) -> tuple[int, int]:
         """Insert the batch's new events, recompute the sessions they belong to; return how
-        many events were new."""
+        many events were new and how many sessions count as touched by this run."""
         rows = batch.rows
         batch_keys = batch.sessions.keys()  # the sessions of ``rows``
         summaries.set_touched(conn, batch_keys)
@@ -284,7 +358,7 @@ class Loader:
             if hashes:
                 rows = [r for r in rows if r[0] not in hashes]
         if not rows:
-            return 0
+            return 0, 0
         sessions = batch.sessions
         if _insert_events(conn, rows) < len(rows):
             # Stored already under another session key (an event without sensor stored
@@ -295,11 +369,11 @@ class Loader:
             fresh = summaries.facts_of(r for r in rows if (r[2], r[1]) not in stored)
             sessions = {key: session_rows(facts) for key, facts in fresh.items()}
         if len(rows) == len(batch.rows):
-            self._recompute(conn, batch_keys, stored, sessions, batch.stamp, listed=True)
+            counted = self._recompute(conn, batch_keys, stored, sessions, batch.stamp, listed=True)
         else:
             touched = {(r[2], r[1]) for r in rows}
-            self._recompute(conn, touched, stored, sessions, batch.stamp, listed=False)
-        return len(rows)
+            counted = self._recompute(conn, touched, stored, sessions, batch.stamp, listed=False)
+        return len(rows), counted
 
     def _recompute(
         self,
@@ -310,9 +384,10 @@ class Loader:
         stamp: str,
         *,
         listed: bool,
-    ) -> None:
+    ) -> int:
         """Replace the derived rows of the ``touched`` sessions (their events stored) and of
-        any session a sensor-less event leaves or joins; mark their buckets dirty.
+        any session a sensor-less event leaves or joins; mark their buckets dirty. Return
+        how many of them count as touched by this run.
 
         ``listed``: ``touched_sessions`` holds ``touched`` already.
         """
@@ -333,16 +408,16 @@ class Loader:
         if continuing or group or not listed:
             # Events may have moved to sessions new here (back to their fallback sensor).
             summaries.set_touched(conn, {*touched, *group, *placed.facts})
-        mark_touched_buckets(conn)  # the days the known sessions belonged to so far
+        buckets = touched_buckets(conn)  # the days the known sessions belonged to so far
         summaries.store(conn, computed, stored.keys(), stamp)
         summaries.delete_sessions(conn, placed.empty)
-        mark_touched_buckets(conn)  # the days they belong to now
+        # With the days they belong to now, marked in one sorted pass: concurrent loaders
+        # lock the marks they share in the same order, so they cannot deadlock on them.
+        mark_buckets(conn, buckets | touched_buckets(conn))
         # Count each session once per run, without remembering them all: new ones are new
         # once; known ones count when this run had not written them yet.
         written = [*new_sessions, *continuing, *placed.facts]
-        self.stats.sessions_touched += sum(
-            1 for key in written if key not in stored or stored[key] < self._started_at
-        )
+        return sum(1 for key in written if key not in stored or stored[key] < self._started_at)
 
 
 def _to_read(plan: _FilePlan) -> int:
@@ -436,7 +511,9 @@ def _printable(data: bytes) -> str:
     return data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")[:DEAD_LETTER_TEXT]
 
 
-def _save_cursor(conn: Connection, plan: _FilePlan, batch: PreparedBatch, now: datetime) -> None:
+def _save_cursor(
+    conn: Connection, plan: _FilePlan, batch: PreparedBatch, now: datetime, tail: str | None
+) -> None:
     complete = batch.ended == END
     # A plain file read to its end had ``seen`` bytes (more than at planning if it grew).
     size = batch.seen if complete and not plan.compressed else plan.size
@@ -449,7 +526,7 @@ def _save_cursor(conn: Connection, plan: _FilePlan, batch: PreparedBatch, now: d
         "first_line_hash": plan.first_line_hash,
         "last_run_at": now,
         "complete": complete,
-        "tail_hash": plan.tail,
+        "tail_hash": tail,
     }
     stmt = _dialect_insert(conn)(IngestSource).values(**values)
     stmt = stmt.on_conflict_do_update(
