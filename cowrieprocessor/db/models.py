@@ -206,3 +206,18 @@ class RollupDirty(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     sensor: Mapped[str] = mapped_column(String(limits.SENSOR), primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger)
+
+
+class Retention(Base):
+    """The one row (id 1) saying which days were pruned (``cowrieprocessor/prune.py``).
+
+    ``raw_before``: raw events of sessions before this day are pruned and those days'
+    rollups frozen; ``raw_deleted_before``: the deletion of those raw events is complete up
+    to this day (behind ``raw_before`` only while a prune runs or after one was stopped).
+    """
+
+    __tablename__ = "retention"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    raw_before: Mapped[date | None] = mapped_column(Date)
+    raw_deleted_before: Mapped[date | None] = mapped_column(Date)

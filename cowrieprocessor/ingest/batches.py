@@ -89,6 +89,7 @@ def prepare_batches(
     default_sensor: str | None,
     batch_size: int,
     source: str,
+    pruned_before: str | None = None,
 ) -> Iterator[PreparedBatch]:
     """Read ``path`` from byte ``start`` in batches of at most ``batch_size`` records (the last
     may be empty), each parsed and folded into per-session rows.
@@ -96,6 +97,9 @@ def prepare_batches(
     A last line without newline in a plain file is being written: if it does not parse yet,
     it is reported as ``truncated_line`` and the position stays before it, so the next run
     reads it whole. In a compressed file it is simply a bad record.
+
+    An event of a day before ``pruned_before`` (ISO day: raw events before it were pruned)
+    is a ``pruned_day`` dead letter with its raw text (``ingest/pruned.py``).
     """
     rows: dict[str, EventRow] = {}
     facts: dict[SessionKey, SessionFacts] = {}
@@ -150,14 +154,18 @@ def prepare_batches(
                 else:
                     dead.append((offset, bad.reason, data))
             else:
-                events += 1
-                if h not in rows:
+                if pruned_before is not None and ts < pruned_before:
+                    dead.append((offset, "pruned_day", data))
+                elif h not in rows:
+                    events += 1
                     row = (h, session_id, sensor, kind, ts, src_ip, text, source, offset, stamp)
                     rows[h] = row
                     session = facts.get((sensor, session_id))
                     if session is None:
                         session = facts[sensor, session_id] = SessionFacts(sensor, session_id)
                     session.add(kind, ts, h, src_ip, payload)
+                else:
+                    events += 1
             tail = data
         position = end
         if events + len(dead) >= batch_size:

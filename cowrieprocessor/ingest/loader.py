@@ -23,10 +23,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cowrieprocessor.db import retention
 from cowrieprocessor.db.bulk import insert_rows
 from cowrieprocessor.db.checkpoints import background_checkpoints
 from cowrieprocessor.db.models import DeadLetter, IngestSource
-from cowrieprocessor.ingest import placement, summaries
+from cowrieprocessor.ingest import placement, pruned, summaries
 from cowrieprocessor.ingest.batches import (
     RAW_COLUMNS,
     EventRow,
@@ -134,6 +135,7 @@ class Loader:
         self.on_progress = on_progress
         self.stats = IngestStats()
         self._started_at = datetime.now(UTC)
+        self._pruned_before: str | None = None
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -187,6 +189,8 @@ class Loader:
         try:
             with _young_gc_only(), self.engine.connect() as conn:
                 conn.execution_options(sqlite_begin="IMMEDIATE")
+                before = retention.pruned_before(conn)
+                self._pruned_before = None if before is None else before.isoformat()
                 plans = []
                 for path in paths:
                     plan = self._plan(conn, path)
@@ -235,6 +239,7 @@ class Loader:
             default_sensor=self.default_sensor,
             batch_size=self.batch_size,
             source=plan.key,
+            pruned_before=self._pruned_before,
         )
         # A big read is parsed by the child process (the other core) while this one writes.
         if _is_big(plan):
@@ -260,7 +265,11 @@ class Loader:
                 # One writer at a time: a batch must see every other batch's sessions whole.
                 conn.execute(select(func.pg_advisory_xact_lock(_INGEST_LOCK)))
                 conn.exec_driver_sql(_PG_BATCH_SETTINGS)
-            new = self._store_events(conn, batch, now)
+            hidden: set[SessionKey] = set()
+            before = retention.read(conn, lock="share").raw_before
+            if before is not None:
+                batch, hidden = pruned.set_aside(conn, batch, before)
+            new = self._store_events(conn, batch, now, hidden)
             self.stats.events_new += new
             self.stats.events_duplicate += batch.events - new
             _replace_dead_letters(conn, plan.key, batch, now)
@@ -270,14 +279,18 @@ class Loader:
                 plan.tail = batch.tail
             _save_cursor(conn, plan, batch, now)
 
-    def _store_events(self, conn: Connection, batch: PreparedBatch, now: datetime) -> int:
+    def _store_events(
+        self, conn: Connection, batch: PreparedBatch, now: datetime, hidden: set[SessionKey]
+    ) -> int:
         """Insert the batch's new events, recompute the sessions they belong to; return how
-        many events were new."""
+        many events were new. ``hidden``: stored sessions of pruned days, left alone."""
         rows = batch.rows
         batch_keys = batch.sessions.keys()  # the sessions of ``rows``
         summaries.set_touched(conn, batch_keys)
         # Stored sessions of the batch, and those sharing a session id with one of them.
         stored = summaries.stored_sessions(conn)
+        for key in hidden:
+            stored.pop(key, None)
         if any(key in stored for key in batch_keys):
             # Only events of sessions the database knows can be stored already.
             hashes = summaries.stored_hashes(conn)
