@@ -23,8 +23,10 @@ Stopped anywhere, the next prune finishes the job: the watermark never moves bac
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -269,12 +271,13 @@ def _free_space(conn: Connection, stats: PruneStats) -> None:
     """Step 3 (SQLite only): give the freed pages back to the file system."""
     if conn.dialect.name != "sqlite":
         return
+    path = sqlite_file(conn.engine)
+    if path is None:
+        return
     raw = conn.connection.dbapi_connection
     assert raw is not None
     conn.commit()
-    if raw.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:  # 2: INCREMENTAL
-        if sqlite_file(conn.engine) is None:
-            return
+    if _auto_vacuum(path) != 2:  # 2: INCREMENTAL
         # auto_vacuum changes only through a VACUUM: once, the first time.
         raw.execute("PRAGMA auto_vacuum = INCREMENTAL")
         raw.execute("VACUUM")
@@ -285,6 +288,13 @@ def _free_space(conn: Connection, stats: PruneStats) -> None:
             raw.execute(f"PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})").fetchall()
         stats.vacuum = "incremental"
     raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+def _auto_vacuum(path: str) -> int:
+    """The database file's auto_vacuum mode, as stored (a connection open during the
+    VACUUM that changed it may still report the old one)."""
+    with closing(sqlite3.connect(path)) as fresh:
+        return int(fresh.execute("PRAGMA auto_vacuum").fetchone()[0])
 
 
 def _database_bytes(conn: Connection) -> int | None:
