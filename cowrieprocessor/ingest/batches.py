@@ -28,11 +28,12 @@ RAW_COLUMNS = (
     "event_timestamp",
     "src_ip",
     "payload",
-    "source",
+    "source_id",
     "source_offset",
     "ingested_at",
+    "fallback_sensor",
 )
-EventRow = tuple[str, str, str, str, str, "str | None", str, str, int, str]
+EventRow = tuple[bytes, str, str, str, str, "str | None", str, int, int, str, "str | None"]
 #: (summary row without its ``updated_at``, command rows, file rows) of one session.
 SessionRows = tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
@@ -88,7 +89,7 @@ def prepare_batches(
     compressed: bool,
     default_sensor: str | None,
     batch_size: int,
-    source: str,
+    source: int,
 ) -> Iterator[PreparedBatch]:
     """Read ``path`` from byte ``start`` in batches of at most ``batch_size`` records (the last
     may be empty), each parsed and folded into per-session rows.
@@ -97,7 +98,7 @@ def prepare_batches(
     it is reported as ``truncated_line`` and the position stays before it, so the next run
     reads it whole. In a compressed file it is simply a bad record.
     """
-    rows: dict[str, EventRow] = {}
+    rows: dict[bytes, EventRow] = {}
     facts: dict[SessionKey, SessionFacts] = {}
     dead: list[tuple[int, str, bytes]] = []
     events = records = 0
@@ -138,7 +139,7 @@ def prepare_batches(
             tail = None if problem == "oversized_record" else data
         else:
             try:
-                h, session_id, sensor, kind, ts, src_ip, text, payload = parse_fields(
+                h, session_id, sensor, kind, ts, src_ip, text, payload, fallback = parse_fields(
                     data, default_sensor
                 )
             except BadRecord as bad:
@@ -152,7 +153,19 @@ def prepare_batches(
             else:
                 events += 1
                 if h not in rows:
-                    row = (h, session_id, sensor, kind, ts, src_ip, text, source, offset, stamp)
+                    row = (
+                        h,
+                        session_id,
+                        sensor,
+                        kind,
+                        ts,
+                        src_ip,
+                        text,
+                        source,
+                        offset,
+                        stamp,
+                        fallback,
+                    )
                     rows[h] = row
                     session = facts.get((sensor, session_id))
                     if session is None:
