@@ -93,7 +93,7 @@ def upgrade() -> None:
         " WHERE r.event_type IN ('cowrie.login.success', 'cowrie.login.failed')"
         f" AND r.event_type = 'cowrie.login.success' AND ({_disagree(bind.dialect.name)})"
     )
-    summaries.recompute(bind, {(sensor, session_id) for sensor, session_id in uncounted}, stamp)
+    _recompute(bind, {(sensor, session_id) for sensor, session_id in uncounted}, stamp)
 
 
 def downgrade() -> None:
@@ -134,6 +134,41 @@ def _disagree(dialect: str) -> str:
 # raw_events had an ``id``, a hex ``event_hash`` and whole events as payload here.
 
 
+def _touched_events(conn: Connection) -> list[list[Any]]:
+    """Every event of the touched sessions: id, sensor, session id, type, timestamp (stored
+    UTC text), hash, source IP and the event."""
+    events = []
+    for row in conn.exec_driver_sql(
+        "SELECT r.id, r.sensor, r.session_id, r.event_type, r.event_timestamp, r.event_hash,"
+        " r.src_ip, r.payload FROM touched_sessions t CROSS JOIN raw_events r"
+        " WHERE r.sensor = t.sensor AND r.session_id = t.session_id"
+    ):
+        event = list(row)
+        if not isinstance(event[4], str):  # PostgreSQL: as stored UTC text
+            event[4] = event[4].astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        if isinstance(event[7], (str, bytes)):
+            event[7] = load_json(event[7])
+        events.append(event)
+    return events
+
+
+def _recompute(conn: Connection, keys: set[tuple[str, str]], stamp: str) -> None:
+    """Recompute the derived rows of the stored sessions ``keys``, marking their buckets."""
+    if not keys:
+        return
+    summaries.prepare(conn)
+    summaries.set_touched(conn, keys)
+    mark_touched_buckets(conn)
+    facts: dict[tuple[str, str], SessionFacts] = {}
+    for _, sensor, session_id, kind, ts, event_hash, src_ip, payload in _touched_events(conn):
+        session = facts.get((sensor, session_id))
+        if session is None:
+            session = facts[sensor, session_id] = SessionFacts(sensor, session_id)
+        session.add(kind, ts, event_hash, src_ip, payload)
+    summaries.store(conn, [session_rows(f) for f in facts.values()], keys, stamp)
+    mark_touched_buckets(conn)
+
+
 def _names_sensor(payload: dict[str, Any]) -> bool:
     sensor = payload.get("sensor")
     return type(sensor) is str and sensor != ""
@@ -152,16 +187,7 @@ def _place_shared_ids(conn: Connection, stamp: str) -> None:
     }
     summaries.set_touched(conn, keys)
     by_id: dict[str, list[list[Any]]] = defaultdict(list)
-    for row in conn.exec_driver_sql(
-        "SELECT r.id, r.sensor, r.session_id, r.event_type, r.event_timestamp, r.event_hash,"
-        " r.src_ip, r.payload FROM touched_sessions t CROSS JOIN raw_events r"
-        " WHERE r.sensor = t.sensor AND r.session_id = t.session_id"
-    ):
-        event = list(row)
-        if not isinstance(event[4], str):  # PostgreSQL: as stored UTC text
-            event[4] = event[4].astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-        if isinstance(event[7], (str, bytes)):
-            event[7] = load_json(event[7])
+    for event in _touched_events(conn):
         by_id[event[2]].append(event)
     moves = []
     changed: set[tuple[str, str]] = set()

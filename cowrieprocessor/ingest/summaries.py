@@ -16,7 +16,7 @@ from sqlalchemy import Column, Connection, MetaData, Row, String, Table, delete,
 from cowrieprocessor.db import limits
 from cowrieprocessor.db.bulk import clear_table, insert_rows
 from cowrieprocessor.db.models import CommandStat, FileTransfer, RawEvent, SessionSummary
-from cowrieprocessor.ingest.batches import EventRow, SessionRows, session_rows
+from cowrieprocessor.ingest.batches import EventRow, SessionRows
 from cowrieprocessor.ingest.parse import load_json
 from cowrieprocessor.ingest.sessions import (
     COMMAND_COLUMNS,
@@ -25,7 +25,6 @@ from cowrieprocessor.ingest.sessions import (
     SessionFacts,
 )
 from cowrieprocessor.ingest.stored import event_columns
-from cowrieprocessor.rollups.dirty import mark_touched_buckets
 
 SessionKey = tuple[str, str]
 
@@ -206,16 +205,3 @@ def store(
     insert_rows(
         conn, "session_summaries", SUMMARY_COLUMNS, known_rows, _UPSERT, expect_conflicts=True
     )
-
-
-def recompute(conn: Connection, keys: Collection[SessionKey], stamp: str) -> None:
-    """Recompute the derived rows of the stored sessions ``keys`` from their events, marking
-    their buckets dirty (for a migration that changes what a summary holds)."""
-    if not keys:
-        return
-    prepare(conn)
-    set_touched(conn, keys)
-    mark_touched_buckets(conn)
-    rows = [session_rows(facts) for facts in load_facts(conn).values()]
-    store(conn, rows, keys, stamp)
-    mark_touched_buckets(conn)
