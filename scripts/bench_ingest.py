@@ -90,10 +90,11 @@ def parse_only(path: Path, loads: object) -> float:
     return n / (time.perf_counter() - started)
 
 
-def run_child(args: list[str]) -> tuple[float, int, str]:
-    """Run a command; return wall seconds, peak RSS in MiB and its stdout."""
+def run_child(args: list[str], cwd: Path = ROOT) -> tuple[float, int, str]:
+    """Run a command in ``cwd`` (``python -m`` imports the package found there first);
+    return wall seconds, peak RSS in MiB and its stdout."""
     started = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     out = proc.stdout.read().decode() if proc.stdout else ""
@@ -104,8 +105,10 @@ def run_child(args: list[str]) -> tuple[float, int, str]:
     return seconds, usage.ru_maxrss // 1024, out
 
 
-def ingest(url: str, path: Path, python: str = sys.executable) -> dict[str, object]:
-    """Time one ingest (schema creation included) and an immediate unchanged re-run."""
+def ingest(url: str, path: Path, repo: Path = ROOT) -> dict[str, object]:
+    """Time one ingest (schema creation included) and an immediate unchanged re-run, with
+    the code of the checkout ``repo`` (run by its own ``.venv``)."""
+    python = sys.executable if repo == ROOT else str(repo / ".venv/bin/python")
     cmd = [
         python,
         "-m",
@@ -116,9 +119,9 @@ def ingest(url: str, path: Path, python: str = sys.executable) -> dict[str, obje
         str(path),
         "--json",
     ]
-    seconds, rss, out = run_child(cmd)
+    seconds, rss, out = run_child(cmd, repo)
     summary = json.loads(out)
-    again_seconds, _, _ = run_child(cmd)
+    again_seconds, _, _ = run_child(cmd, repo)
     events = summary["events_new"] + summary["events_duplicate"]
     return {
         "events": events,
@@ -218,9 +221,9 @@ def main() -> None:
         print(refresh_comparison(args.compare_refresh))
         return
     inputs = list(args.logs or []) or [log_file(size) for size in args.events or [1_000_000]]
-    codes = [("this", sys.executable)]
+    codes = [("this", ROOT)]
     if args.baseline_repo:
-        codes.append(("baseline", str(args.baseline_repo.resolve() / ".venv/bin/python")))
+        codes.append(("baseline", args.baseline_repo.resolve()))
     for path in inputs:
         raw_input = input_bytes(path)
         files = log_files(path)
@@ -228,11 +231,11 @@ def main() -> None:
         loads_rate = parse_only(path, json.loads)
         print(f"json.loads only  : {loads_rate:>12,.0f} lines/s")
         print(f"orjson.loads only: {parse_only(path, orjson.loads):>12,.0f} lines/s")
-        for code, python in codes:
+        for code, repo in codes:
             sqlite_path = DATA / f"bench-{uuid.uuid4().hex[:8]}.sqlite"
             DATA.mkdir(exist_ok=True)
             try:
-                result = ingest(f"sqlite:///{sqlite_path}", path, python)
+                result = ingest(f"sqlite:///{sqlite_path}", path, repo)
                 report(f"sqlite/{code}", result, raw_input, loads_rate)
                 if code == "this" and not args.no_refresh_comparison:
                     print(compare_refresh(f"sqlite:///{sqlite_path}"))
@@ -247,7 +250,7 @@ def main() -> None:
             url = pg.render_as_string(hide_password=False)
             create_database(url)
             try:
-                report(f"postgresql/{code}", ingest(url, path, python), raw_input, loads_rate)
+                report(f"postgresql/{code}", ingest(url, path, repo), raw_input, loads_rate)
                 if code == "this" and not args.no_refresh_comparison:
                     print(compare_refresh(url))
             finally:
