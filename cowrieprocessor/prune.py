@@ -11,9 +11,11 @@ in steps, each committed:
    refresh the dirty buckets of days before DAY while their raw events are still there,
    then move the watermark (``db/retention.py``) to DAY. From then on those days are frozen
    and loaders set events for them aside as ``pruned_day`` dead letters.
-2. **Delete** the raw events before DAY in batches of about ``batch_rows`` events (by
-   timestamp, through the unique index that leads with it), then those of sessions
-   straddling DAY, and record that the deletion is complete.
+2. **Delete** the raw events before DAY: on PostgreSQL whole month partitions before DAY's
+   month are dropped (``db/partitions.py``: instant, and the space is free at once); the
+   rest (DAY's month up to DAY, the default partition, SQLite) goes in batches of about
+   ``batch_rows`` events by timestamp, through the primary key that leads with it. Then
+   the later events of sessions straddling DAY, and the deletion is recorded as complete.
 3. **Free the space** on SQLite: ``PRAGMA incremental_vacuum`` (a database whose
    ``auto_vacuum`` is not INCREMENTAL gets one full ``VACUUM`` that switches it, the first
    time). PostgreSQL's autovacuum reclaims the rows by itself; no VACUUM here.
@@ -27,7 +29,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -36,6 +38,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, text, tuple_
 from cowrieprocessor.db import retention
 from cowrieprocessor.db.engine import sqlite_file
 from cowrieprocessor.db.models import RawEvent, SessionSummary
+from cowrieprocessor.db.partitions import drop_months_before, month_partitions
 from cowrieprocessor.rollups.refresh import RefreshStats, begin_exclusive, freeze_days_before
 
 #: Raw events deleted per transaction.
@@ -63,6 +66,7 @@ class PruneStats:
     events_to_delete: int = 0
     events_deleted: int = 0
     straddling_sessions: int = 0
+    partitions_dropped: list[str] = field(default_factory=list)
     vacuum: str = "none"
     bytes_before: int | None = None
     bytes_after: int | None = None
@@ -78,6 +82,7 @@ class PruneStats:
             "events_to_delete": self.events_to_delete,
             "events_deleted": self.events_deleted,
             "straddling_sessions": self.straddling_sessions,
+            "partitions_dropped": self.partitions_dropped,
             "vacuum": self.vacuum,
             "bytes_before": self.bytes_before,
             "bytes_after": self.bytes_after,
@@ -224,6 +229,12 @@ def _delete(
         return
     end = _start(mark.raw_before)
     low = _lower(mark)
+    with conn.begin():
+        # Whole months first (PostgreSQL).
+        held = _month_rows(conn, mark.raw_before)
+        stats.partitions_dropped = drop_months_before(conn, mark.raw_before)
+        stats.events_deleted += sum(held.get(name, 0) for name in stats.partitions_dropped)
+    progress()
     while True:
         with conn.begin():
             where = [_raw.c.event_timestamp < end]
@@ -265,6 +276,16 @@ def _delete(
         stats.events_deleted += max(rows, 0)
         retention.write(conn, retention.Watermark(mark.raw_before, mark.raw_before))
     progress()
+
+
+def _month_rows(conn: Connection, day: date) -> dict[str, int]:
+    """Events held by each month partition of ``raw_events`` that ends by ``day`` (those
+    :func:`drop_months_before` drops: of a month before ``day``'s)."""
+    return {
+        name: int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {name}").scalar_one())
+        for first, name in month_partitions(conn)
+        if (first.year, first.month) < (day.year, day.month)
+    }
 
 
 def _free_space(conn: Connection, stats: PruneStats) -> None:

@@ -28,11 +28,12 @@ RAW_COLUMNS = (
     "event_timestamp",
     "src_ip",
     "payload",
-    "source",
+    "source_id",
     "source_offset",
     "ingested_at",
+    "fallback_sensor",
 )
-EventRow = tuple[str, str, str, str, str, "str | None", str, str, int, str]
+EventRow = tuple[bytes, str, str, str, str, "str | None", str, int, int, str, "str | None"]
 #: (summary row without its ``updated_at``, command rows, file rows) of one session.
 SessionRows = tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
@@ -88,7 +89,7 @@ def prepare_batches(
     compressed: bool,
     default_sensor: str | None,
     batch_size: int,
-    source: str,
+    source: int,
     pruned_before: str | None = None,
 ) -> Iterator[PreparedBatch]:
     """Read ``path`` from byte ``start`` in batches of at most ``batch_size`` records (the last
@@ -101,7 +102,7 @@ def prepare_batches(
     An event of a day before ``pruned_before`` (ISO day: raw events before it were pruned)
     is a ``pruned_day`` dead letter with its raw text (``ingest/pruned.py``).
     """
-    rows: dict[str, EventRow] = {}
+    rows: dict[bytes, EventRow] = {}
     facts: dict[SessionKey, SessionFacts] = {}
     dead: list[tuple[int, str, bytes]] = []
     events = records = 0
@@ -142,7 +143,7 @@ def prepare_batches(
             tail = None if problem == "oversized_record" else data
         else:
             try:
-                h, session_id, sensor, kind, ts, src_ip, text, payload = parse_fields(
+                h, session_id, sensor, kind, ts, src_ip, text, payload, fallback = parse_fields(
                     data, default_sensor
                 )
             except BadRecord as bad:
@@ -158,7 +159,19 @@ def prepare_batches(
                     dead.append((offset, "pruned_day", data))
                 elif h not in rows:
                     events += 1
-                    row = (h, session_id, sensor, kind, ts, src_ip, text, source, offset, stamp)
+                    row = (
+                        h,
+                        session_id,
+                        sensor,
+                        kind,
+                        ts,
+                        src_ip,
+                        text,
+                        source,
+                        offset,
+                        stamp,
+                        fallback,
+                    )
                     rows[h] = row
                     session = facts.get((sensor, session_id))
                     if session is None:

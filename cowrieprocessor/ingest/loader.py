@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from cowrieprocessor.db import retention
 from cowrieprocessor.db.bulk import insert_rows
 from cowrieprocessor.db.checkpoints import background_checkpoints
-from cowrieprocessor.db.models import DeadLetter, IngestSource
+from cowrieprocessor.db.models import DeadLetter, EventSource, IngestSource
+from cowrieprocessor.db.partitions import ensure_month_partitions
 from cowrieprocessor.ingest import placement, pruned, summaries
 from cowrieprocessor.ingest.batches import (
     RAW_COLUMNS,
@@ -231,6 +232,8 @@ class Loader:
 
     def _ingest_file(self, conn: Connection, plan: _FilePlan, child: ChildProcess) -> None:
         read_base = self.stats.bytes_read
+        with conn.begin():
+            source = _source_id(conn, plan.key)
         produce = partial(
             prepare_batches,
             plan.path,
@@ -238,7 +241,7 @@ class Loader:
             compressed=plan.compressed,
             default_sensor=self.default_sensor,
             batch_size=self.batch_size,
-            source=plan.key,
+            source=source,
             pruned_before=self._pruned_before,
         )
         # A big read is parsed by the child process (the other core) while this one writes.
@@ -260,6 +263,10 @@ class Loader:
 
     def _write_batch(self, conn: Connection, plan: _FilePlan, batch: PreparedBatch) -> None:
         now = datetime.fromisoformat(batch.stamp).replace(tzinfo=UTC)
+        if conn.dialect.name == "postgresql" and batch.rows:
+            # In a transaction of its own: creating a partition locks raw_events briefly.
+            with conn.begin():
+                ensure_month_partitions(conn, _months(batch.rows))
         with conn.begin():
             if conn.dialect.name == "postgresql":
                 # One writer at a time: a batch must see every other batch's sessions whole.
@@ -382,6 +389,18 @@ def _young_gc_only() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _months(rows: list[EventRow]) -> set[date]:
+    """The months (first days) of the events' timestamps (stored UTC text)."""
+    return {date(int(m[:4]), int(m[5:7]), 1) for m in {row[4][:7] for row in rows}}
+
+
+def _source_id(conn: Connection, path: str) -> int:
+    """The ``event_sources`` id of ``path``, added if new (concurrent loaders agree)."""
+    stmt = _dialect_insert(conn)(EventSource).values(path=path).on_conflict_do_nothing()
+    conn.execute(stmt)
+    return conn.execute(select(EventSource.id).where(EventSource.path == path)).scalar_one()
 
 
 def _dialect_insert(conn: Connection) -> Any:

@@ -23,9 +23,9 @@ from sqlalchemy import Connection, text
 
 from cowrieprocessor.db.retention import PRUNED_DAY
 from cowrieprocessor.ingest import summaries
-from cowrieprocessor.ingest.batches import PreparedBatch, SessionKey, session_rows
-from cowrieprocessor.ingest.parse import load_json
-from cowrieprocessor.ingest.placement import names_sensor
+from cowrieprocessor.ingest.batches import EventRow, PreparedBatch, SessionKey, session_rows
+from cowrieprocessor.ingest.parse import load_json, sorted_json
+from cowrieprocessor.ingest.stored import original_event
 
 _PRUNED_SESSIONS = text(
     "SELECT s.sensor, s.session_id FROM touched_sessions t CROSS JOIN session_summaries s"
@@ -45,11 +45,11 @@ def set_aside(
     pruned_ids = {session_id for _, session_id in pruned}
     kept, aside = [], []
     for row in batch.rows:
-        _, session_id, sensor, _, ts, _, payload, *_ = row
+        session_id, sensor, ts, fallback = row[1], row[2], row[4], row[10]
         if (
             ts < day  # the timestamp text starts with its ISO day
             or (sensor, session_id) in pruned
-            or (session_id in pruned_ids and not names_sensor(load_json(payload)))
+            or (session_id in pruned_ids and fallback is not None)  # names no sensor
         ):
             aside.append(row)
         else:
@@ -60,6 +60,13 @@ def set_aside(
     sessions = {k: v for k, v in batch.sessions.items() if k not in changed}
     facts = summaries.facts_of(r for r in kept if (r[2], r[1]) in changed)
     sessions.update((key, session_rows(f)) for key, f in facts.items())
-    dead = [*batch.dead, *((r[8], PRUNED_DAY, r[6].encode()) for r in aside)]
+    dead = [*batch.dead, *((r[8], PRUNED_DAY, _logged(r)) for r in aside)]
     events = batch.events - len(aside)
     return batch._replace(rows=kept, sessions=sessions, dead=dead, events=events), pruned
+
+
+def _logged(row: EventRow) -> bytes:
+    """The event of ``row`` as logged (up to key order), for its dead letter."""
+    _, session_id, sensor, event_type, ts, src_ip, payload, _, _, _, fallback = row
+    event = original_event(load_json(payload), event_type, session_id, sensor, ts, src_ip, fallback)
+    return sorted_json(event)
