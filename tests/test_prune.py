@@ -330,6 +330,16 @@ def test_cli_prune_and_what_needs_raw_events(
     said = " ".join(reread.output.split())
     assert f"raw events before {DAY} were pruned; --full re-reads the files" in said
     assert dead(loaded) > 0
+    refused = run("export", "events", "--start", str(DAY - timedelta(days=1)))
+    assert refused.exit_code == 1
+    assert f"export events needs raw events, and those of days before {DAY} were pruned" in (
+        " ".join(refused.output.split())
+    )
+    everything = run("export", "events")
+    assert everything.exit_code == 0, everything.output
+    assert f"raw events before {DAY} were pruned; the export starts there" in everything.stderr
+    kept = [json.loads(line) for line in everything.stdout.splitlines()]
+    assert kept and min(e["timestamp"][:10] for e in kept) >= str(DAY)
     with loaded.connect() as conn, pytest.raises(retention.PrunedError, match="were pruned"):
         retention.require_raw_events(conn, DAY - timedelta(days=1), "export events")
     with loaded.connect() as conn:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import Connection
 
 from cowrieprocessor.cli.common import (
     AppContext,
@@ -216,6 +218,8 @@ def export(
     check_output(app, output, force)
     engine = app.engine()
     if kind == "events":
+        with engine.connect() as conn:
+            _check_not_pruned(conn, first)
         with engine.connect() as conn, open_output(output) as out:
             write_events(conn, out, start=first, end=last, sensor=sensor)
         return
@@ -229,6 +233,24 @@ def export(
                 raise unknown_sensor(sensor, dal.recorded_sensors())
     with create_session_maker(engine)() as session, open_output(output) as out:
         write_export(ReportingDAL(session), kind, Window(first, last, sensor), fmt, out, batch_size)
+
+
+def _check_not_pruned(conn: Connection, first: date | None) -> None:
+    """Raw events of pruned days are gone: a window reaching into them is refused, an export
+    of everything says where it starts (docs/retention.md)."""
+    from cowrieprocessor.db.retention import PrunedError, pruned_before, require_raw_events
+
+    if first is None:
+        before = pruned_before(conn)
+        if before is not None:
+            click.echo(
+                f"note: raw events before {before} were pruned; the export starts there", err=True
+            )
+        return
+    try:
+        require_raw_events(conn, first, "export events")
+    except PrunedError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 __all__ = ["export", "show"]
