@@ -71,6 +71,8 @@ class PruneStats:
     bytes_before: int | None = None
     bytes_after: int | None = None
     seconds: float = 0.0
+    #: Seconds spent in each phase (freeze, delete, vacuum).
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for ``--json`` and status files."""
@@ -87,6 +89,7 @@ class PruneStats:
             "bytes_before": self.bytes_before,
             "bytes_after": self.bytes_after,
             "seconds": round(self.seconds, 3),
+            "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
         }
 
 
@@ -122,8 +125,11 @@ def prune(
     stats = PruneStats(raw_before, dry_run=dry_run)
 
     def progress(phase: str) -> None:
+        seconds = time.perf_counter() - started
+        if phase != stats.phase:
+            stats.phase_seconds[stats.phase] = seconds - sum(stats.phase_seconds.values())
         stats.phase = phase
-        stats.seconds = time.perf_counter() - started
+        stats.seconds = seconds
         if on_progress is not None:
             on_progress(stats)
 

@@ -106,7 +106,7 @@ def run(dialect: str, logs: list[Path], workdir: Path) -> None:
         f" events ({len(stats.partitions_dropped)} partitions dropped, vacuum {stats.vacuum},"
         f" database {(stats.bytes_before or 0) / mib:,.1f} -> {(stats.bytes_after or 0) / mib:,.1f}"
         f" MiB); baseline plain DELETE of {deleted:,} rows: {plain:.2f} s;"
-        f" ratio prune/baseline {pruned / plain:.2f}"
+        f" ratio prune/baseline {pruned / plain:.2f}; prune phases (s): {stats.phase_seconds}"
     )
     print(f"{dialect}: reports identical before/after: {same}; check clean: {clean}")
     if dialect == "postgresql":
