@@ -1,5 +1,7 @@
 """Alembic environment: runs on a connection handed over by cowrieprocessor, or on a URL."""
 
+import re
+
 from alembic import context
 from sqlalchemy import Connection
 
@@ -8,13 +10,19 @@ from cowrieprocessor.db.engine import create_engine_for_url
 from cowrieprocessor.db.models import Base
 
 config = context.config
+_PARTITION = re.compile(r"raw_events_(default|p\d{6})")
 target_metadata = Base.metadata
 
 
 def _include_object(obj, name, type_, reflected, compare_to) -> bool:
     # Rollup key indexes (rk_*) and covering indexes (rc_*) differ by dialect and are
     # created by the migrations only.
-    return not (type_ == "index" and name is not None and name.startswith(("rk_", "rc_")))
+    if type_ == "index" and name is not None and name.startswith(("rk_", "rc_")):
+        return False
+    # The month partitions of raw_events (PostgreSQL) and their indexes come and go with
+    # the data (cowrieprocessor/db/partitions.py).
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    return not (table and _PARTITION.fullmatch(table))
 
 
 def _configure(**kwargs) -> None:

@@ -1,4 +1,4 @@
-"""Where things live: the database URL and the status directory."""
+"""Where things live (the database URL, the status directory) and the retention default."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from pathlib import Path
 APP_NAME = "cowrieprocessor"
 DB_URL_ENV = "COWRIE_DB_URL"
 STATUS_DIR_ENV = "COWRIE_STATUS_DIR"
+RETENTION_ENV = "COWRIE_RETENTION_RAW_DAYS"
+
+
+class ConfigError(ValueError):
+    """A setting from the environment cannot be used (the message names it)."""
 
 
 def default_db_path() -> Path:
@@ -36,3 +41,19 @@ def default_status_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_state_dir(APP_NAME)) / "status"
+
+
+def retention_raw_days() -> int | None:
+    """Days of raw events to keep (``COWRIE_RETENTION_RAW_DAYS``): ``prune`` without
+    ``--raw-before`` and every ``ingest`` prune the days before that many days ago. None
+    when unset (nothing is pruned unless asked)."""
+    value = os.environ.get(RETENTION_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        days = int(value)
+    except ValueError:
+        days = -1
+    if days < 1:
+        raise ConfigError(f"{RETENTION_ENV}={value!r}: give a whole number of days, 1 or more")
+    return days

@@ -1,6 +1,13 @@
 """Ingest benchmark: events/s and peak RSS into SQLite and PostgreSQL, next to parse-only passes.
 
 Usage: python scripts/bench_ingest.py [--events 1000000] [--events 4000000] [--pg-url URL]
+       python scripts/bench_ingest.py --logs DIR [--logs DIR] [--baseline-repo ../main]
+
+``--logs`` benchmarks a directory of logs as it is (many plain, gz and bz2 files: the sample
+logs) instead of a generated single file. ``--baseline-repo`` ingests the same input with
+another checkout's code too (its own ``.venv``), for before/after figures from one run.
+Sizes: the database against the uncompressed input, and ``raw_events`` (table, indexes
+and, on PostgreSQL, every partition) per stored event.
 
 Every figure comes from the same run: a json.loads-only and an orjson-only pass over the same
 file are the baseline. Each ingest runs in a child process so its peak RSS is its own.
@@ -15,6 +22,8 @@ reader threads (the default) with reading inside the transaction (the baseline).
 from __future__ import annotations
 
 import argparse
+import bz2
+import gzip
 import json
 import os
 import statistics
@@ -45,21 +54,47 @@ def log_file(events: int) -> Path:
     return path
 
 
+def log_files(path: Path) -> list[Path]:
+    """The log files of ``path`` (itself, or the files under it)."""
+    return [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+
+
+def _open(path: Path) -> object:
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)
+    return opener(path, "rb")
+
+
+def input_bytes(path: Path) -> int:
+    """Uncompressed bytes of the logs."""
+    total = 0
+    for file in log_files(path):
+        with _open(file) as fh:  # type: ignore[attr-defined]
+            while chunk := fh.read(1 << 20):
+                total += len(chunk)
+    return total
+
+
 def parse_only(path: Path, loads: object) -> float:
-    """Lines per second of a bare parse loop over the file."""
+    """Lines per second of a bare parse loop over the logs (decompressing them too; lines
+    that are not JSON by themselves count, as the loader reads them too)."""
     started = time.perf_counter()
     n = 0
-    with open(path, "rb") as fh:
-        for line in fh:
-            loads(line)  # type: ignore[operator]
-            n += 1
+    for file in log_files(path):
+        with _open(file) as fh:  # type: ignore[attr-defined]
+            for line in fh:
+                try:  # noqa: SIM105 - cheaper per line than contextlib.suppress
+                    loads(line)  # type: ignore[operator]
+                except ValueError:
+                    pass
+                n += 1
     return n / (time.perf_counter() - started)
 
 
-def run_child(args: list[str]) -> tuple[float, int, str]:
-    """Run a command; return wall seconds, peak RSS in MiB and its stdout."""
+def run_child(args: list[str], cwd: Path = ROOT) -> tuple[float, int, str]:
+    """Run a command in ``cwd`` (``python -m`` imports the package found there first);
+    return wall seconds, peak RSS in MiB and its stdout."""
     started = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     out = proc.stdout.read().decode() if proc.stdout else ""
@@ -70,10 +105,12 @@ def run_child(args: list[str]) -> tuple[float, int, str]:
     return seconds, usage.ru_maxrss // 1024, out
 
 
-def ingest(url: str, path: Path) -> dict[str, object]:
-    """Time one ingest (schema creation included) and an immediate unchanged re-run."""
+def ingest(url: str, path: Path, repo: Path = ROOT) -> dict[str, object]:
+    """Time one ingest (schema creation included) and an immediate unchanged re-run, with
+    the code of the checkout ``repo`` (run by its own ``.venv``)."""
+    python = sys.executable if repo == ROOT else str(repo / ".venv/bin/python")
     cmd = [
-        sys.executable,
+        python,
         "-m",
         "cowrieprocessor.cli.main",
         "--db",
@@ -82,9 +119,9 @@ def ingest(url: str, path: Path) -> dict[str, object]:
         str(path),
         "--json",
     ]
-    seconds, rss, out = run_child(cmd)
+    seconds, rss, out = run_child(cmd, repo)
     summary = json.loads(out)
-    again_seconds, _, _ = run_child(cmd)
+    again_seconds, _, _ = run_child(cmd, repo)
     events = summary["events_new"] + summary["events_duplicate"]
     return {
         "events": events,
@@ -93,7 +130,36 @@ def ingest(url: str, path: Path) -> dict[str, object]:
         "load_events_per_s": summary["events_per_second"],
         "peak_rss_mib": rss,
         "rerun_seconds": again_seconds,
+        **sizes(url, summary["events_new"]),
     }
+
+
+def sizes(url: str, stored: int) -> dict[str, float]:
+    """Bytes of the database and of raw_events (with its indexes) per stored event."""
+    from cowrieprocessor.db.engine import create_engine_for_url
+
+    engine = create_engine_for_url(url)
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("CHECKPOINT")
+                database = conn.exec_driver_sql("SELECT pg_database_size(current_database())")
+                raw = conn.exec_driver_sql(
+                    "SELECT SUM(pg_total_relation_size(relid)) FROM pg_partition_tree('raw_events')"
+                )
+            else:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                database = conn.exec_driver_sql(
+                    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+                )
+                raw = conn.exec_driver_sql(
+                    "SELECT SUM(pgsize) FROM dbstat WHERE name = 'raw_events' OR name IN"
+                    " (SELECT name FROM sqlite_master WHERE tbl_name = 'raw_events')"
+                )
+            database_bytes, raw_bytes = database.scalar_one(), raw.scalar_one()
+    finally:
+        engine.dispose()
+    return {"database_bytes": int(database_bytes), "raw_bytes_per_event": raw_bytes / stored}
 
 
 def compare_refresh(url: str) -> str:
@@ -143,44 +209,67 @@ def main() -> None:
             "COWRIE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
         ),
     )
+    parser.add_argument("--logs", type=Path, action="append", help="a directory of logs")
+    parser.add_argument(
+        "--baseline-repo", type=Path, help="also ingest with this checkout's code (its .venv)"
+    )
     parser.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
+    parser.add_argument("--no-refresh-comparison", action="store_true")
     parser.add_argument("--compare-refresh", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.compare_refresh:
         print(refresh_comparison(args.compare_refresh))
         return
-    sizes = args.events or [1_000_000]
-    for size in sizes:
-        path = log_file(size)
-        print(f"\n== {size:,} events, {path.stat().st_size / 2**20:,.0f} MiB ==")
-        print(f"json.loads only  : {parse_only(path, json.loads):>12,.0f} lines/s")
+    inputs = list(args.logs or []) or [log_file(size) for size in args.events or [1_000_000]]
+    codes = [("this", ROOT)]
+    if args.baseline_repo:
+        codes.append(("baseline", args.baseline_repo.resolve()))
+    for path in inputs:
+        raw_input = input_bytes(path)
+        files = log_files(path)
+        print(f"\n== {path}: {len(files)} files, {raw_input / 2**20:,.1f} MiB uncompressed ==")
+        loads_rate = parse_only(path, json.loads)
+        print(f"json.loads only  : {loads_rate:>12,.0f} lines/s")
         print(f"orjson.loads only: {parse_only(path, orjson.loads):>12,.0f} lines/s")
-        sqlite_path = DATA / f"bench-{uuid.uuid4().hex[:8]}.sqlite"
-        try:
-            report("sqlite", ingest(f"sqlite:///{sqlite_path}", path))
-            print(compare_refresh(f"sqlite:///{sqlite_path}"))
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
-        if not args.no_pg:
+        for code, repo in codes:
+            sqlite_path = DATA / f"bench-{uuid.uuid4().hex[:8]}.sqlite"
+            DATA.mkdir(exist_ok=True)
+            try:
+                result = ingest(f"sqlite:///{sqlite_path}", path, repo)
+                report(f"sqlite/{code}", result, raw_input, loads_rate)
+                if code == "this" and not args.no_refresh_comparison:
+                    print(compare_refresh(f"sqlite:///{sqlite_path}"))
+            finally:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
+            if args.no_pg:
+                continue
             from sqlalchemy.engine import make_url
 
             pg = make_url(args.pg_url).set(database=f"cowrie_bench_{uuid.uuid4().hex[:8]}")
             url = pg.render_as_string(hide_password=False)
             create_database(url)
             try:
-                report("postgresql", ingest(url, path))
-                print(compare_refresh(url))
+                report(f"postgresql/{code}", ingest(url, path, repo), raw_input, loads_rate)
+                if code == "this" and not args.no_refresh_comparison:
+                    print(compare_refresh(url))
             finally:
                 drop_database(url)
 
 
-def report(name: str, result: dict[str, object]) -> None:
+def report(name: str, result: dict[str, object], raw_input: int, loads_rate: float) -> None:
+    rate = float(result["events_per_s"])  # type: ignore[arg-type]
     print(
-        f"{name:<10} ingest: {result['events_per_s']:>10,.0f} events/s end to end "
-        f"({result['events']:,} events in {result['seconds']:.1f} s), "
+        f"{name:<20} ingest: {rate:>10,.0f} events/s end to end "
+        f"({result['events']:,} events in {result['seconds']:.1f} s;"
+        f" json.loads-only is {loads_rate / rate:.1f}x faster), "
         f"loading alone {result['load_events_per_s']:,.0f} events/s, "
         f"peak RSS {result['peak_rss_mib']} MiB, unchanged re-run {result['rerun_seconds']:.2f} s"
+    )
+    database = int(result["database_bytes"])  # type: ignore[call-overload]
+    print(
+        f"{'':<20} size: database {database / 2**20:,.1f} MiB = {database / raw_input:.2f}x the"
+        f" uncompressed input; raw_events {result['raw_bytes_per_event']:,.0f} bytes/event"
     )
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 
 from cowrieprocessor.db.engine import create_engine_for_url, dbapi_connection
 from cowrieprocessor.db.migrate import upgrade
+from cowrieprocessor.db.partitions import ensure_month_partitions
 from cowrieprocessor.db.strings import intern
 from cowrieprocessor.rollups.refresh import READERS, rebuild_all, refresh_dirty
 from cowrieprocessor.testing.postgres import create_database, drop_database
@@ -49,7 +50,7 @@ FILE_COLS = (
     " vt_positives, vt_total, vt_label"
 )
 RAW_COLS = (
-    "event_hash, session_id, sensor, event_type, event_timestamp, src_ip, payload, source,"
+    "event_hash, session_id, sensor, event_type, event_timestamp, src_ip, payload, source_id,"
     " source_offset, ingested_at"
 )
 
@@ -129,9 +130,11 @@ def _day_rows(
                 ),
             )
         for kind, u, p in (("cowrie.login.failed", "root", pw), ("cowrie.login.success", user, pw)):
-            payload = json.dumps({"username": u, "password": p, "session": sid, "eventid": kind})
-            digest = hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
-            yield "raw", (digest, sid, sensor, kind, ts0, ip, payload, "bench", 0, ts1)
+            # Stored without the fields the columns hold (ingest/stored.py).
+            payload = json.dumps({"username": u, "password": p})
+            whole = json.dumps({"username": u, "password": p, "session": sid, "eventid": kind})
+            digest = hashlib.blake2b(whole.encode(), digest_size=16).digest()
+            yield "raw", (digest, sid, sensor, kind, ts0, ip, payload, None, 0, ts1)
 
 
 MARK = (
@@ -161,6 +164,8 @@ def add_day(
     for kind, row in _day_rows(day_index, per_day, sensor, skewed):
         buckets[kind].append(row)
     day = (START + timedelta(days=day_index)).isoformat()
+    with engine.begin() as conn:
+        ensure_month_partitions(conn, [START + timedelta(days=day_index)])
     with engine.begin() as conn:
         ids = intern(conn, (row[2] for row in buckets["command"]))
         buckets["command"] = [(s, sid, ids[c], *rest) for s, sid, c, *rest in buckets["command"]]

@@ -14,6 +14,7 @@ VOLATILE = (
     "last_run_at",
     "first_seen",
     "source",
+    "source_id",
     "source_offset",
 )
 

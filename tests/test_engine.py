@@ -23,6 +23,7 @@ def test_a_new_sqlite_database_gets_8k_pages_in_wal_mode(tmp_path: Path) -> None
         ensure_schema(engine)
         assert _pragma(engine, "page_size") == 8192
         assert _pragma(engine, "journal_mode") == "wal"
+        assert _pragma(engine, "auto_vacuum") == 2  # INCREMENTAL: prune frees pages
     finally:
         engine.dispose()
 

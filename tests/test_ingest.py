@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from cowrieprocessor.db.models import (
     CommandStat,
     DeadLetter,
+    EventSource,
     FileTransfer,
     IngestSource,
     RawEvent,
@@ -28,6 +29,7 @@ from cowrieprocessor.db.models import (
 from cowrieprocessor.db.strings import strings
 from cowrieprocessor.ingest.loader import IngestStats, Loader
 from cowrieprocessor.ingest.reader import discover
+from cowrieprocessor.reporting.events import stored_events
 from cowrieprocessor.samples import SampleConfig, generate_sessions, write_sample_logs
 
 SMALL = SampleConfig(seed=7, days=3, sessions_per_day=40, compress="gz")
@@ -464,7 +466,7 @@ def test_a_file_name_that_is_not_utf8_is_stored_escaped(engine: Engine, tmp_path
     again = ingest(engine, tmp_path)
     assert first.events_new == 20 and again.files_unchanged == 1
     with engine.connect() as conn:
-        sources = set(conn.scalars(select(RawEvent.source))) | set(
+        sources = set(conn.scalars(select(EventSource.path))) | set(
             conn.scalars(select(IngestSource.path))
         )
     assert sources == {str(tmp_path / "cowrie-\\xff.json")}
@@ -496,7 +498,7 @@ def test_unstorable_strings_are_handled_alike(engine: Engine, tmp_path: Path) ->
     stats = ingest(engine, tmp_path / "cowrie.json")
     assert stats.events_new == 2 and not stats.dead_letters
     with engine.connect() as conn:
-        payloads = {p["eventid"]: p for p in conn.scalars(select(RawEvent.payload))}
+        payloads = {e["eventid"]: e for e in stored_events(conn)}
     assert payloads["cowrie.login.failed"]["username"] == "ro\ufffdot"
     assert payloads["cowrie.login.failed"]["password"] == "pa\ufffdss"
     assert payloads["cowrie.command.input"]["input"] == long_cmd["input"]

@@ -209,6 +209,36 @@ def test_enrichment_migration_on_a_populated_database(empty_db_url: str, tmp_pat
         engine.dispose()
 
 
+#: raw_events as the loader wrote it before 0016.
+OLD_RAW_COLUMNS = (
+    "event_hash",
+    "session_id",
+    "sensor",
+    "event_type",
+    "event_timestamp",
+    "src_ip",
+    "payload",
+    "source",
+    "source_offset",
+    "ingested_at",
+)
+
+
+def old_raw_rows(rows: list[tuple], source: str) -> list[tuple]:
+    """The loader's event rows as it wrote them before 0016: hex hashes, whole events, paths."""
+    from cowrieprocessor.ingest.parse import load_json, sorted_json
+    from cowrieprocessor.ingest.stored import original_event
+
+    old = []
+    for digest, session_id, sensor, kind, ts, src_ip, payload, _, offset, stamp, fallback in rows:
+        event = original_event(load_json(payload), kind, session_id, sensor, ts, src_ip, fallback)
+        whole = sorted_json(event).decode()
+        old.append(
+            (digest.hex(), session_id, sensor, kind, ts, src_ip, whole, source, offset, stamp)
+        )
+    return old
+
+
 def test_0013_places_the_events_without_sensor_of_a_database_loaded_before(
     empty_db_url: str, tmp_path: Path, request
 ) -> None:
@@ -220,7 +250,7 @@ def test_0013_places_the_events_without_sensor_of_a_database_loaded_before(
 
     from cowrieprocessor.db.bulk import insert_rows
     from cowrieprocessor.ingest import summaries
-    from cowrieprocessor.ingest.batches import RAW_COLUMNS, prepare_batches
+    from cowrieprocessor.ingest.batches import prepare_batches
     from cowrieprocessor.ingest.loader import Loader
     from cowrieprocessor.rollups.dirty import mark_touched_buckets
     from cowrieprocessor.rollups.refresh import check, refresh_dirty
@@ -232,10 +262,10 @@ def test_0013_places_the_events_without_sensor_of_a_database_loaded_before(
         upgrade(engine, "0009")
         # What the loader stored at 0009: every event under its own sensor or 'unknown'.
         (batch,) = prepare_batches(
-            log, 0, compressed=False, default_sensor=None, batch_size=100, source=str(log)
+            log, 0, compressed=False, default_sensor=None, batch_size=100, source=1
         )
         with engine.begin() as conn:
-            insert_rows(conn, "raw_events", RAW_COLUMNS, batch.rows)
+            insert_rows(conn, "raw_events", OLD_RAW_COLUMNS, old_raw_rows(batch.rows, str(log)))
             summaries.prepare(conn)
             summaries.set_touched(conn, batch.sessions)
             store_at_0013(conn, batch.sessions.values(), (), batch.stamp)
@@ -337,5 +367,66 @@ def test_0015_on_a_populated_0014_database_keeps_every_report(
         with engine.connect() as conn:
             claims = conn.exec_driver_sql("SELECT COUNT(*) FROM session_claims").scalar_one()
         assert claims == 0  # claims live only inside a batch transaction
+    finally:
+        engine.dispose()
+
+
+def test_0016_converts_a_populated_database_in_place(empty_db_url: str, tmp_path: Path) -> None:
+    """A database at 0015 (whole events, hex hashes, paths) upgrades to the lean raw_events
+    with the same events, tables, rollups and reports; and back again."""
+    from datetime import date
+
+    from dbhelpers import rollup_snapshot, snapshot
+    from report_data import dirty_logs
+
+    from cowrieprocessor.db.engine import create_session_maker
+    from cowrieprocessor.db.partitions import month_partitions
+    from cowrieprocessor.ingest.loader import Loader
+    from cowrieprocessor.reporting.builders import builder_for
+    from cowrieprocessor.reporting.events import stored_events
+    from cowrieprocessor.reporting.periods import Period
+    from cowrieprocessor.rollups.refresh import check, refresh_dirty
+
+    def state() -> dict:
+        with engine.connect() as conn:
+            events = list(stored_events(conn))
+        tables = snapshot(engine)
+        del tables["raw_events"]  # its columns differ between the revisions
+        docs = []
+        for kind in ("weekly", "monthly"):
+            doc = builder_for(kind)(create_session_maker(engine)).build(
+                Period.containing(kind, date(2024, 3, 1))
+            )
+            doc.pop("generated_at")
+            docs.append(doc)
+        return {"events": events, "docs": docs, **tables, **rollup_snapshot(engine)}
+
+    files = dirty_logs(tmp_path / "logs")
+    engine = create_engine_for_url(empty_db_url)
+    try:
+        upgrade(engine)
+        Loader(engine).ingest(files)
+        refresh_dirty(engine)
+        before = state()
+        downgrade(engine, "0015")
+        with engine.connect() as conn:
+            digest, payload = conn.exec_driver_sql(
+                "SELECT event_hash, payload FROM raw_events LIMIT 1"
+            ).one()
+        payload = payload if isinstance(payload, dict) else json.loads(payload)
+        assert len(digest) == 32 and {"eventid", "session", "timestamp"} <= payload.keys()
+        assert check(engine, rollups=[*ROLLUPS, PERIOD_VALUES]) == []
+        upgrade(engine)
+        assert check(engine) == []
+        assert state() == before
+        _check_no_drift(engine)
+        with engine.connect() as conn:
+            months = month_partitions(conn)
+            if conn.dialect.name == "postgresql":
+                assert months and all(first.day == 1 for first, _ in months)
+                left = conn.exec_driver_sql("SELECT COUNT(*) FROM raw_events_default").scalar()
+                assert left == 0
+        again = Loader(engine, full=True).ingest(files)
+        assert again.events_new == 0 and again.events_duplicate > 0
     finally:
         engine.dispose()

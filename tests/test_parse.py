@@ -7,7 +7,8 @@ import json
 import orjson
 import pytest
 
-from cowrieprocessor.ingest.parse import BadRecord, normalize_timestamp, parse_record
+from cowrieprocessor.ingest.parse import BadRecord, Event, normalize_timestamp, parse_record
+from cowrieprocessor.ingest.stored import original_event
 
 BASE = {
     "eventid": "cowrie.login.failed",
@@ -66,7 +67,46 @@ def test_fields_are_extracted() -> None:
     assert event.event_type == "cowrie.login.failed"
     assert event.timestamp == "2024-03-01 12:00:00.123456"
     assert event.src_ip == "203.0.113.7"
-    assert json.loads(event.payload_json) == BASE
+    assert event.payload == BASE and event.fallback_sensor is None
+
+
+def _back(event: Event) -> dict[str, object]:
+    """The event put back together from what would be stored."""
+    columns = (event.event_type, event.session_id, event.sensor, event.timestamp, event.src_ip)
+    return original_event(json.loads(event.payload_json), *columns, event.fallback_sensor)
+
+
+def test_the_stored_payload_leaves_out_what_the_columns_hold() -> None:
+    event = parse_record(line())
+    stored = json.loads(event.payload_json)
+    assert stored == {k: v for k, v in BASE.items() if k in ("username", "password", "message")}
+    back = _back(event)
+    assert back == BASE
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"timestamp": "2024-03-01T12:00:00.123456+0000"},  # another form: kept
+        {"timestamp": "2024-03-01T12:00:00Z"},
+        {"sensor": ""},  # names no sensor: kept, the column holds the fallback
+        {"sensor": None},
+        {"src_ip": 7},
+        {"src_ip": None},
+    ],
+)
+def test_every_form_of_a_column_field_comes_back(changes: dict[str, object]) -> None:
+    event = parse_record(line(**changes), default_sensor="fallback")
+    back = _back(event)
+    assert back == {k: v for k, v in {**BASE, **changes}.items() if v is not None}
+
+
+def test_an_event_without_sensor_comes_back_without() -> None:
+    whole = {k: v for k, v in BASE.items() if k != "sensor"}
+    event = parse_record(orjson.dumps(whole))
+    assert event.sensor == event.fallback_sensor == "unknown"
+    back = _back(event)
+    assert back == whole
 
 
 def test_hash_ignores_key_order_and_separators() -> None:

@@ -14,8 +14,9 @@ one (ingest/placement.py; docs/report-schema.md). raw_events gets ``fallback_sen
 sensor such an event would otherwise have) and session_summaries an index on session_id
 (the sessions of one id on every sensor). Databases loaded before held each such event in
 a session of its own, ``(unknown or --sensor, session id)``: their sessions of a shared
-session id are placed again here, with the library's placement and SessionFacts (this
-migration must therefore run with the code whose session_summaries columns it creates);
+session id are placed again here, by the placement rule as it stood at this revision
+(frozen below: ``raw_events`` changes shape later) and SessionFacts (this migration must
+therefore run with the code whose session_summaries columns it creates);
 the buckets concerned are marked dirty and the next refresh recomputes them. Downgrading
 keeps the merged sessions as they are (older code reads them fine).
 
@@ -36,16 +37,20 @@ Revises: 0012
 Create Date: 2026-12-02
 """
 
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy import Connection
 
 from cowrieprocessor.db.bulk import insert_rows
-from cowrieprocessor.ingest import placement, summaries
+from cowrieprocessor.ingest import summaries
 from cowrieprocessor.ingest.batches import session_rows
+from cowrieprocessor.ingest.parse import load_json
+from cowrieprocessor.ingest.sessions import SessionFacts
 from cowrieprocessor.rollups import ddl
 from cowrieprocessor.rollups.dirty import mark_touched_buckets
 
@@ -169,8 +174,54 @@ _SUMMARIES = (
 _UPDATED = ", ".join(f"{c} = excluded.{c}" for c in _SUMMARIES[2:])
 
 
-def _place_shared_ids(conn: sa.Connection, stamp: str) -> None:
-    """``placement.place_shared_ids`` as of this revision."""
+
+# -- the placement of sensor-less events, as of this revision ----------------------------
+# raw_events had an ``id``, a hex ``event_hash`` and whole events as payload here.
+
+
+def _touched_events(conn: Connection) -> list[list[Any]]:
+    """Every event of the touched sessions: id, sensor, session id, type, timestamp (stored
+    UTC text), hash, source IP and the event."""
+    events = []
+    for row in conn.exec_driver_sql(
+        "SELECT r.id, r.sensor, r.session_id, r.event_type, r.event_timestamp, r.event_hash,"
+        " r.src_ip, r.payload FROM touched_sessions t CROSS JOIN raw_events r"
+        " WHERE r.sensor = t.sensor AND r.session_id = t.session_id"
+    ):
+        event = list(row)
+        if not isinstance(event[4], str):  # PostgreSQL: as stored UTC text
+            event[4] = event[4].astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        if isinstance(event[7], (str, bytes)):
+            event[7] = load_json(event[7])
+        events.append(event)
+    return events
+
+
+def _recompute(conn: Connection, keys: set[tuple[str, str]], stamp: str) -> None:
+    """Recompute the derived rows of the stored sessions ``keys``, marking their buckets."""
+    if not keys:
+        return
+    summaries.prepare(conn)
+    summaries.set_touched(conn, keys)
+    mark_touched_buckets(conn)
+    facts: dict[tuple[str, str], SessionFacts] = {}
+    for _, sensor, session_id, kind, ts, event_hash, src_ip, payload in _touched_events(conn):
+        session = facts.get((sensor, session_id))
+        if session is None:
+            session = facts[sensor, session_id] = SessionFacts(sensor, session_id)
+        session.add(kind, ts, event_hash, src_ip, payload)
+    _store(conn, [session_rows(f) for f in facts.values()], keys, stamp)
+    mark_touched_buckets(conn)
+
+
+def _names_sensor(payload: dict[str, Any]) -> bool:
+    sensor = payload.get("sensor")
+    return type(sensor) is str and sensor != ""
+
+
+def _place_shared_ids(conn: Connection, stamp: str) -> None:
+    """Place the sensor-less events of every session id that several stored sessions
+    share, recompute those sessions and mark their buckets dirty."""
     summaries.prepare(conn)
     keys = {
         (sensor, session_id)
@@ -179,26 +230,37 @@ def _place_shared_ids(conn: sa.Connection, stamp: str) -> None:
             " (SELECT session_id FROM session_summaries GROUP BY session_id HAVING COUNT(*) > 1)"
         )
     }
-    placed = placement.place(conn, keys)
-    if not placed.changed:
-        return
-    summaries.set_touched(conn, placed.changed)
-    mark_touched_buckets(conn)
-    rows = [session_rows(placed.facts[key]) for key in placed.changed - placed.empty]
-    _store(conn, rows, keys, stamp)
-    summaries.delete_sessions(conn, placed.empty)
-    mark_touched_buckets(conn)
-
-
-def _recompute(conn: sa.Connection, keys: Collection[SessionKey], stamp: str) -> None:
-    """``summaries.recompute`` as of this revision."""
-    if not keys:
-        return
-    summaries.prepare(conn)
     summaries.set_touched(conn, keys)
+    by_id: dict[str, list[list[Any]]] = defaultdict(list)
+    for event in _touched_events(conn):
+        by_id[event[2]].append(event)
+    moves = []
+    changed: set[tuple[str, str]] = set()
+    facts: dict[tuple[str, str], SessionFacts] = {}
+    for session_id, events in by_id.items():
+        named = {e[1] for e in events if _names_sensor(e[-1])}
+        target = next(iter(named)) if len(named) == 1 else None
+        for event_id, sensor, _, kind, ts, event_hash, src_ip, payload in events:
+            if not _names_sensor(payload) and target and target != sensor:
+                moves.append({"row": event_id, "to": target, "home": sensor})
+                changed.update(((sensor, session_id), (target, session_id)))
+                sensor = target
+            session = facts.get((sensor, session_id))
+            if session is None:
+                session = facts[sensor, session_id] = SessionFacts(sensor, session_id)
+            session.add(kind, ts, event_hash, src_ip, payload)
+    if not changed:
+        return
+    conn.execute(
+        sa.text("UPDATE raw_events SET sensor = :to, fallback_sensor = :home WHERE id = :row"),
+        moves,
+    )
+    summaries.set_touched(conn, changed)
     mark_touched_buckets(conn)
-    rows = [session_rows(facts) for facts in summaries.load_facts(conn).values()]
+    empty = keys - facts.keys()
+    rows = [session_rows(facts[key]) for key in changed - empty]
     _store(conn, rows, keys, stamp)
+    summaries.delete_sessions(conn, empty)
     mark_touched_buckets(conn)
 
 

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # Rich and the status writer load only when a command draws o
     from cowrieprocessor.enrichment.base import Provider
     from cowrieprocessor.enrichment.runner import ProviderRun
     from cowrieprocessor.enrichment.store import Scope
+    from cowrieprocessor.prune import PruneStats
     from cowrieprocessor.rollups.refresh import RefreshStats
     from cowrieprocessor.status import StatusEmitter
 
@@ -59,6 +61,7 @@ RATE_COUNTERS: dict[str, tuple[str, ...]] = {
         "bytes_read",
     ),
     "refresh": ("buckets_done",),
+    "prune": ("events_deleted",),
     "enrichment": ("looked_up", "requests"),
     # "reporting": the publish run sets its own (es.run.RATE_COUNTERS).
 }
@@ -305,9 +308,15 @@ def refresh_line(stats: RefreshStats) -> str:
     """One line of counts: what a refresh did."""
     what = "full rebuild" if stats.full else f"{stats.buckets_total:,} dirty buckets"
     kept = f", {stats.marks_kept:,} marks kept (changed meanwhile)" if stats.marks_kept else ""
+    frozen = ""
+    if stats.frozen_before is not None and (stats.full or stats.buckets_frozen):
+        frozen = f"; days before {stats.frozen_before} are pruned and kept as they are" + (
+            f" ({stats.buckets_frozen:,} marks cleared)" if stats.buckets_frozen else ""
+        )
     return (
         f"rollups: {what}, {sum(stats.rows_deleted.values()):,} rows deleted, "
         f"{sum(stats.rows_inserted.values()):,} rows written{kept} in {stats.seconds:.2f} s"
+        f"{frozen}"
     )
 
 
@@ -322,6 +331,89 @@ def fresh_engine(app: AppContext) -> Engine:
             refresh_line(run_refresh(engine, console, app.status("refresh"))), markup=False
         )
     return engine
+
+
+# -- retention -------------------------------------------------------------------------------
+
+
+def retention_default() -> date | None:
+    """The DAY of the configured retention (``COWRIE_RETENTION_RAW_DAYS``), or None."""
+    from cowrieprocessor.config import ConfigError, retention_raw_days
+    from cowrieprocessor.prune import retention_day
+
+    try:
+        days = retention_raw_days()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return None if days is None else retention_day(days)
+
+
+def run_prune(
+    app: AppContext, day: date | None, *, dry_run: bool = False, engine: Engine | None = None
+) -> PruneStats:
+    """Prune raw events before ``day`` (None: the configured retention) with a progress bar
+    and the ``prune`` status file."""
+    from rich.progress import MofNCompleteColumn, TimeElapsedColumn
+
+    from cowrieprocessor.config import RETENTION_ENV
+    from cowrieprocessor.prune import PruneError, prune
+
+    if day is None:
+        day = retention_default()
+    if day is None:
+        raise click.ClickException(f"give --raw-before DAY, or set {RETENTION_ENV}")
+    engine = engine or app.engine()
+    console = stderr_console()
+    with (
+        app.status("prune") as status,
+        progress_bar(console, MofNCompleteColumn(), TimeElapsedColumn()) as progress,
+    ):
+        task = progress.add_task("prune", total=None)
+
+        def on_progress(stats: PruneStats) -> None:
+            progress.update(
+                task,
+                total=stats.events_to_delete or None,
+                completed=stats.events_deleted,
+                description=f"prune ({stats.phase})",
+            )
+            status.update(
+                {
+                    "events_to_delete": stats.events_to_delete,
+                    "events_deleted": stats.events_deleted,
+                },
+                phase=stats.phase,
+                raw_before=stats.raw_before.isoformat(),
+            )
+
+        try:
+            stats = prune(engine, day, dry_run=dry_run, on_progress=on_progress)
+        except PruneError as exc:
+            raise click.ClickException(str(exc)) from None
+        status.finish(summary=stats.as_dict())
+    return stats
+
+
+def prune_line(stats: PruneStats) -> str:
+    """One line: what a prune did, or would do."""
+    day = stats.raw_before.isoformat()
+    if stats.dry_run:
+        return (
+            f"prune (dry run): would delete {stats.events_to_delete:,} raw events of days"
+            f" before {day} and refresh {stats.buckets_refreshed:,} dirty buckets first"
+        )
+    size = ""
+    if stats.bytes_before is not None and stats.bytes_after is not None:
+        size = (
+            f"; database {stats.bytes_before / 2**20:,.1f} -> {stats.bytes_after / 2**20:,.1f} MiB"
+        )
+    vacuum = "" if stats.vacuum == "none" else f", vacuum: {stats.vacuum}"
+    return (
+        f"prune: raw events before {day} deleted ({stats.events_deleted:,} now,"
+        f" {stats.straddling_sessions:,} sessions straddling {day} included),"
+        f" {stats.buckets_refreshed:,} buckets refreshed first{vacuum}{size}"
+        f" in {stats.seconds:.2f} s"
+    )
 
 
 # -- enrichment ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from sqlalchemy import Engine
 
 from cowrieprocessor.cli.common import (
     RATE_COUNTERS,
@@ -23,8 +24,11 @@ from cowrieprocessor.cli.common import (
     Interrupted,
     pass_app,
     progress_bar,
+    prune_line,
     refresh_line,
+    retention_default,
     run_enrichment,
+    run_prune,
     run_refresh,
     select_providers,
     sensor_name,
@@ -42,6 +46,7 @@ from cowrieprocessor.ingest.reader import PathError, discover, path_text
 
 if TYPE_CHECKING:
     from cowrieprocessor.enrichment.runner import ProviderRun
+    from cowrieprocessor.prune import PruneStats
     from cowrieprocessor.rollups.refresh import RefreshStats
 
 
@@ -68,7 +73,12 @@ def _summary_table(stats: IngestStats) -> Table:
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--sensor", callback=sensor_name, help="Sensor name for events that lack one.")
-@click.option("--full", is_flag=True, help="Re-read every file from the start.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Re-read every file from the start (events of pruned days become pruned_day dead "
+    "letters).",
+)
 @click.option(
     "--batch-size",
     default=DEFAULT_BATCH_SIZE,
@@ -114,12 +124,17 @@ def command(
     are read again from the start. Bad records are kept in dead_letters with a reason.
     Ctrl-C or SIGTERM stops after the batch being written (exit code 130 or 143); the next
     run resumes there, also after a crash. On PostgreSQL, --jobs N loads the files of
-    different sensors in N processes at once (docs/scaling.md).
+    different sensors in N processes at once (docs/scaling.md). With
+    COWRIE_RETENTION_RAW_DAYS set, raw events older than that many days are pruned at the
+    end (docs/retention.md).
     """
     console = stderr_console()
+    retain = retention_default()  # a bad setting fails before any work
     with stop_on_ctrl_c(console) as check_stop:  # the whole run, refresh and summary included
         files = _discover(paths)
         engine = app.engine(create=True)
+        if full:
+            _warn_pruned(engine, console)
         loader: Loader | LoaderPool
         if jobs > 1 and engine.dialect.name == "postgresql":
             loader = LoaderPool(
@@ -144,12 +159,14 @@ def command(
                 )
                 runs = run_enrichment(app, engine, providers, console, check_stop=check_stop)
             refreshed = None if no_refresh else run_refresh(engine, console, app.status("refresh"))
+            check_stop()
+            pruned = None if retain is None else run_prune(app, retain, engine=engine)
         except Interrupted:  # stopped at a safe point: what was done is still worth telling
-            _print_summary(loader.stats, runs, None, as_json, interrupted=True)
+            _print_summary(loader.stats, runs, None, None, as_json, interrupted=True)
             raise
         except (ChildFailed, LoaderFailed) as exc:
             raise click.ClickException(f"{exc}; work already committed is kept") from None
-        _print_summary(stats, runs, refreshed, as_json, interrupted=False)
+        _print_summary(stats, runs, refreshed, pruned, as_json, interrupted=False)
         for line in stop_lines(runs):
             console.print(escape(line))
 
@@ -158,6 +175,7 @@ def _print_summary(
     stats: IngestStats,
     runs: list[ProviderRun],
     refreshed: RefreshStats | None,
+    pruned: PruneStats | None,
     as_json: bool,
     *,
     interrupted: bool,
@@ -166,6 +184,8 @@ def _print_summary(
         doc = stats.as_dict() | {"interrupted": interrupted}
         if refreshed is not None:
             doc["refresh"] = refreshed.as_dict()
+        if pruned is not None:
+            doc["prune"] = pruned.as_dict()
         if runs:
             doc["enrichment"] = [r.as_dict() for r in runs]
         click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
@@ -175,6 +195,22 @@ def _print_summary(
         Console(highlight=False).print(summary_table(runs))
     if refreshed is not None:
         Console(highlight=False).print(escape(refresh_line(refreshed)))
+    if pruned is not None:
+        Console(highlight=False).print(escape(prune_line(pruned)))
+
+
+def _warn_pruned(engine: Engine, console: Console) -> None:
+    """``--full`` cannot bring back raw events of pruned days: say so before reading."""
+    from cowrieprocessor.db.retention import pruned_before
+
+    with engine.connect() as conn:
+        before = pruned_before(conn)
+    if before is not None:
+        console.print(
+            f"note: raw events before {before} were pruned; --full re-reads the files, but"
+            " their events of those days become pruned_day dead letters (docs/retention.md)",
+            markup=False,
+        )
 
 
 def _discover(paths: tuple[str, ...]) -> list[Path]:

@@ -18,6 +18,7 @@ COMMANDS = {
     "ingest": "cowrieprocessor.cli.ingest:command",
     "enrich": "cowrieprocessor.cli.enrich:command",
     "refresh-views": "cowrieprocessor.cli.refresh:command",
+    "prune": "cowrieprocessor.cli.prune:command",
     "show": "cowrieprocessor.cli.show:show",
     "export": "cowrieprocessor.cli.show:export",
     "monitor": "cowrieprocessor.cli.monitor:command",

@@ -36,12 +36,18 @@ def _difference_line(diff: Difference) -> str:
 
 
 @click.command("refresh-views")
-@click.option("--full", is_flag=True, help="Rebuild every rollup from scratch.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Rebuild every rollup from scratch (from the prune watermark on: days before it "
+    "have no raw events left and are kept as they are).",
+)
 @click.option(
     "--check",
     "do_check",
     is_flag=True,
-    help="Then compare every rollup with its live view; exit 1 on any difference.",
+    help="Then compare every rollup with its live view (days before the prune watermark "
+    "are not compared); exit 1 on any difference.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @pass_app
@@ -77,6 +83,11 @@ def command(app: AppContext, full: bool, do_check: bool, as_json: bool) -> None:
                 f"check: {len(differences):,} differences"
                 if differences
                 else "check: every rollup equals its live view"
+                + (
+                    f" (days before {stats.frozen_before} are pruned: not compared)"
+                    if stats.frozen_before is not None
+                    else ""
+                )
             )
     if differences:
         sys.exit(1)

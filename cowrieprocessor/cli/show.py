@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import Connection
 
 from cowrieprocessor.cli.common import (
     AppContext,
@@ -23,6 +25,7 @@ from cowrieprocessor.cli.common import (
 from cowrieprocessor.db.engine import create_session_maker
 from cowrieprocessor.reporting.builders import ReportBuilder, builder_for
 from cowrieprocessor.reporting.dal import DEFAULT_BATCH, ReportingDAL, Window
+from cowrieprocessor.reporting.events import write_events
 from cowrieprocessor.reporting.export import FORMATS, KINDS, write_export
 from cowrieprocessor.reporting.periods import REPORT_TYPES, Period, PeriodError, parse_period
 from cowrieprocessor.reporting.serialize import to_json, to_ndjson
@@ -159,14 +162,18 @@ def _write_page(
 
 
 @click.command("export")
-@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("kind", type=click.Choice((*KINDS, "events")))
 @click.option(
-    "--start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC), inclusive."
+    "--start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First day (UTC), inclusive (required but for events).",
 )
 @click.option(
-    "--end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC), inclusive."
+    "--end",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Last day (UTC), inclusive (required but for events).",
 )
-@click.option("--sensor", metavar="NAME", help="Only sessions of this sensor.")
+@click.option("--sensor", metavar="NAME", help="Only sessions (events) of this sensor.")
 @click.option(
     "--format",
     "fmt",
@@ -198,12 +205,25 @@ def export(
     force: bool,
 ) -> None:
     """Stream the per-session rows of KIND (sessions, commands or files) of the sessions
-    started from --start to --end, oldest first."""
-    first, last = start.date(), end.date()
-    if last < first:
+    started from --start to --end, oldest first; or the stored events (KIND events: all,
+    or those of the days from --start to --end) as logged, as NDJSON."""
+    first = None if start is None else start.date()
+    last = None if end is None else end.date()
+    if kind != "events" and (first is None or last is None):
+        raise click.UsageError(f"exporting {kind} needs --start and --end")
+    if kind == "events" and fmt != "ndjson":
+        raise click.UsageError("events are exported as ndjson only")
+    if first is not None and last is not None and last < first:
         raise click.UsageError("--end is before --start")
     check_output(app, output, force)
     engine = app.engine()
+    if kind == "events":
+        with engine.connect() as conn:
+            _check_not_pruned(conn, first)
+        with engine.connect() as conn, open_output(output) as out:
+            write_events(conn, out, start=first, end=last, sensor=sensor)
+        return
+    assert first is not None and last is not None
     if sensor is not None:
         # Exports read the base tables, so the sensor is checked there, not in the rollups
         # (which may still be stale after 'ingest --no-refresh').
@@ -213,6 +233,24 @@ def export(
                 raise unknown_sensor(sensor, dal.recorded_sensors())
     with create_session_maker(engine)() as session, open_output(output) as out:
         write_export(ReportingDAL(session), kind, Window(first, last, sensor), fmt, out, batch_size)
+
+
+def _check_not_pruned(conn: Connection, first: date | None) -> None:
+    """Raw events of pruned days are gone: a window reaching into them is refused, an export
+    of everything says where it starts (docs/retention.md)."""
+    from cowrieprocessor.db.retention import PrunedError, pruned_before, require_raw_events
+
+    if first is None:
+        before = pruned_before(conn)
+        if before is not None:
+            click.echo(
+                f"note: raw events before {before} were pruned; the export starts there", err=True
+            )
+        return
+    try:
+        require_raw_events(conn, first, "export events")
+    except PrunedError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 __all__ = ["export", "show"]

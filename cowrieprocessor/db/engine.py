@@ -29,6 +29,14 @@ def _setup_sqlite(engine: Engine) -> None:
             # batch: each is a write() of its own into the WAL, and a bulk load ran 15-20 %
             # faster (docs/benchmarks.md). Must come before WAL mode fixes the page size.
             "page_size=8192",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
+            # A database still empty: pages freed by `prune` will go back to the file
+            # system (docs/retention.md). Asked of a populated database, the setting would
+            # wait for its write lock.
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        for pragma in (
             "journal_mode=WAL",
             "synchronous=NORMAL",
             "foreign_keys=ON",

@@ -6,12 +6,14 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Date,
     Float,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -48,32 +50,36 @@ LOGIN_EVENTS = "event_type IN ('cowrie.login.success', 'cowrie.login.failed')"
 class RawEvent(Base):
     """One distinct Cowrie event; ``event_hash`` makes re-ingest and duplicates harmless.
 
-    The hash covers the whole event, timestamp included, so (event_timestamp, event_hash) is
-    unique exactly when event_hash is. The unique index leads with the timestamp because
-    logs arrive roughly in time order: inserts then land at the recent end of the index
-    instead of at random places in it, which keeps bulk loads fast as history grows.
+    The hash (BLAKE2b-128 of the whole event's canonical JSON, 16 bytes) covers the
+    timestamp, so the primary key (event_timestamp, event_hash) is unique exactly when the
+    hash is. It leads with the timestamp because logs arrive roughly in time order: inserts
+    land at the recent end of the index, which keeps bulk loads fast as history grows; and
+    on PostgreSQL the table is partitioned by month on it (``db/partitions.py``).
+
+    ``payload`` holds the event without the fields these columns hold
+    (``ingest/stored.py`` puts it back together); ``json`` text on PostgreSQL, not
+    ``jsonb``: stored as written (smaller), read by only a few rollups.
     """
 
     __tablename__ = "raw_events"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    event_hash: Mapped[str] = mapped_column(String(32))
+    event_timestamp: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    event_hash: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
     session_id: Mapped[str] = mapped_column(String(limits.SESSION_ID))
     sensor: Mapped[str] = mapped_column(String(limits.SENSOR))
     event_type: Mapped[str] = mapped_column(String(limits.EVENT_TYPE))
-    event_timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     src_ip: Mapped[str | None] = mapped_column(String(limits.SRC_IP))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
-    source: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: ``event_sources.id`` of the file the event was first read from.
+    source_id: Mapped[int | None] = mapped_column(Integer)
     source_offset: Mapped[int | None] = mapped_column(BigInteger)
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: An event that names no sensor, stored in the session of its session id that names one
-    #: (``ingest/placement.py``): the sensor it would have had (its ``--sensor``, or
-    #: ``unknown``). NULL for every other event.
+    #: An event that names no sensor: the sensor it falls back to (its ``--sensor``, or
+    #: ``unknown``), wherever ``ingest/placement.py`` puts it. NULL for an event that names
+    #: its sensor (its ``sensor`` column is then the one it names).
     fallback_sensor: Mapped[str | None] = mapped_column(String(limits.SENSOR))
 
     __table_args__ = (
-        UniqueConstraint("event_timestamp", "event_hash"),
         Index(None, "sensor", "session_id"),
         # The login events of a session, for the credential rollups (a fifth of all events).
         Index(
@@ -83,7 +89,17 @@ class RawEvent(Base):
             sqlite_where=text(LOGIN_EVENTS),
             postgresql_where=text(LOGIN_EVENTS),
         ),
+        {"postgresql_partition_by": "RANGE (event_timestamp)"},
     )
+
+
+class EventSource(Base):
+    """A file events were read from, named once (``raw_events.source_id``)."""
+
+    __tablename__ = "event_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
 
 
 class SessionSummary(Base):
@@ -226,3 +242,18 @@ class RollupDirty(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     sensor: Mapped[str] = mapped_column(String(limits.SENSOR), primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger)
+
+
+class Retention(Base):
+    """The one row (id 1) saying which days were pruned (``cowrieprocessor/prune.py``).
+
+    ``raw_before``: raw events of sessions before this day are pruned and those days'
+    rollups frozen; ``raw_deleted_before``: the deletion of those raw events is complete up
+    to this day (behind ``raw_before`` only while a prune runs or after one was stopped).
+    """
+
+    __tablename__ = "retention"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    raw_before: Mapped[date | None] = mapped_column(Date)
+    raw_deleted_before: Mapped[date | None] = mapped_column(Date)

@@ -28,11 +28,12 @@ RAW_COLUMNS = (
     "event_timestamp",
     "src_ip",
     "payload",
-    "source",
+    "source_id",
     "source_offset",
     "ingested_at",
+    "fallback_sensor",
 )
-EventRow = tuple[str, str, str, str, str, "str | None", str, str, int, str]
+EventRow = tuple[bytes, str, str, str, str, "str | None", str, int, int, str, "str | None"]
 #: (summary row without its ``updated_at``, command rows, file rows) of one session.
 SessionRows = tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
@@ -74,6 +75,8 @@ class PreparedBatch(NamedTuple):
         return cls._make(marshal.loads(data))
 
 
+#: Where a parsed event (:func:`parse_fields`) holds its timestamp.
+_TIMESTAMP = 4
 #: Where a file row (:data:`~cowrieprocessor.ingest.sessions.FILE_COLUMNS`) holds its
 #: VirusTotal detections.
 _VT_POSITIVES = FILE_COLUMNS.index("vt_positives")
@@ -93,7 +96,8 @@ def prepare_batches(
     compressed: bool,
     default_sensor: str | None,
     batch_size: int,
-    source: str,
+    source: int,
+    pruned_before: str | None = None,
 ) -> Iterator[PreparedBatch]:
     """Read ``path`` from byte ``start`` in batches of at most ``batch_size`` records (the last
     may be empty), each parsed and folded into per-session rows.
@@ -101,8 +105,11 @@ def prepare_batches(
     A last line without newline in a plain file is being written: if it does not parse yet,
     it is reported as ``truncated_line`` and the position stays before it, so the next run
     reads it whole. In a compressed file it is simply a bad record.
+
+    An event of a day before ``pruned_before`` (ISO day: raw events before it were pruned)
+    is a ``pruned_day`` dead letter with its raw text (``ingest/pruned.py``).
     """
-    rows: dict[str, EventRow] = {}
+    rows: dict[bytes, EventRow] = {}
     facts: dict[SessionKey, SessionFacts] = {}
     dead: list[tuple[int, str, bytes]] = []
     events = records = 0
@@ -153,8 +160,11 @@ def prepare_batches(
                 else:
                     dead.append((offset, bad.reason, data))
             else:
-                events += 1
-                _fold_event(rows, facts, fields, source, offset, stamp)
+                if pruned_before is not None and fields[_TIMESTAMP] < pruned_before:
+                    dead.append((offset, "pruned_day", data))
+                else:
+                    events += 1
+                    _fold_event(rows, facts, fields, source, offset, stamp)
             tail = data
         position = end
         if events + len(dead) >= batch_size:
@@ -170,19 +180,19 @@ def prepare_batches(
 
 
 def _fold_event(
-    rows: dict[str, EventRow],
+    rows: dict[bytes, EventRow],
     facts: dict[SessionKey, SessionFacts],
     fields: tuple[Any, ...],
-    source: str,
+    source: int,
     offset: int,
     stamp: str,
 ) -> None:
     """Keep a parsed event (:func:`parse_fields`) as the batch's row of its hash, unless the
     batch has that event already, and fold it into its session's facts."""
-    h, session_id, sensor, kind, ts, src_ip, text, payload = fields
+    h, session_id, sensor, kind, ts, src_ip, text, payload, fallback = fields
     if h in rows:
         return
-    rows[h] = (h, session_id, sensor, kind, ts, src_ip, text, source, offset, stamp)
+    rows[h] = (h, session_id, sensor, kind, ts, src_ip, text, source, offset, stamp, fallback)
     session = facts.get((sensor, session_id))
     if session is None:
         session = facts[sensor, session_id] = SessionFacts(sensor, session_id)

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,12 @@ from sqlalchemy import Connection, Engine, bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from cowrieprocessor.db import retention
 from cowrieprocessor.db.bulk import insert_rows
 from cowrieprocessor.db.checkpoints import background_checkpoints
-from cowrieprocessor.db.models import DeadLetter, IngestSource
-from cowrieprocessor.ingest import claims, placement, summaries
+from cowrieprocessor.db.models import DeadLetter, EventSource, IngestSource
+from cowrieprocessor.db.partitions import ensure_month_partitions
+from cowrieprocessor.ingest import claims, placement, pruned, summaries
 from cowrieprocessor.ingest.batches import (
     RAW_COLUMNS,
     EventRow,
@@ -166,6 +168,7 @@ class Loader:
         self.on_progress = on_progress
         self.stats = IngestStats()
         self._started_at = datetime.now(UTC)
+        self._pruned_before: str | None = None
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -219,6 +222,8 @@ class Loader:
         try:
             with _young_gc_only(), self.engine.connect() as conn:
                 conn.execution_options(sqlite_begin="IMMEDIATE")
+                before = retention.pruned_before(conn)
+                self._pruned_before = None if before is None else before.isoformat()
                 plans = []
                 for path in paths:
                     plan = self._plan(conn, path)
@@ -288,6 +293,8 @@ class Loader:
 
     def _ingest_file(self, conn: Connection, plan: _FilePlan, child: ChildProcess) -> None:
         read_base = self.stats.bytes_read
+        with conn.begin():
+            source = _source_id(conn, plan.key)
         produce = partial(
             prepare_batches,
             plan.path,
@@ -295,7 +302,8 @@ class Loader:
             compressed=plan.compressed,
             default_sensor=self.default_sensor,
             batch_size=self.batch_size,
-            source=plan.key,
+            source=source,
+            pruned_before=self._pruned_before,
         )
         # A big read is parsed by the child process (the other core) while this one writes.
         if _is_big(plan):
@@ -317,41 +325,52 @@ class Loader:
     def _write_batch(self, conn: Connection, plan: _FilePlan, batch: PreparedBatch) -> None:
         now = datetime.fromisoformat(batch.stamp).replace(tzinfo=UTC)
         tail = batch.tail if batch.position != batch.start else plan.tail
+        if claims.is_postgresql(conn) and batch.rows:
+            # In a transaction of its own: creating a partition locks raw_events briefly.
+            with conn.begin():
+                ensure_month_partitions(conn, _months(batch.rows))
 
-        def write() -> tuple[int, int]:
+        def write() -> tuple[PreparedBatch, int, int]:
             with conn.begin():
                 if claims.is_postgresql(conn):
                     conn.exec_driver_sql(_PG_BATCH_SETTINGS)
                     # Other loaders' batches wait here only for the session ids they share.
                     claims.claim_sessions(conn, (session_id for _, session_id in batch.sessions))
-                written = self._store_events(conn, batch, now)
-                _replace_dead_letters(conn, plan.key, batch, now)
-                _save_cursor(conn, plan, batch, now, tail)
+                kept, hidden = batch, set[SessionKey]()
+                before = retention.read(conn, lock="share").raw_before
+                if before is not None:
+                    kept, hidden = pruned.set_aside(conn, batch, before)
+                new, sessions = self._store_events(conn, kept, now, hidden)
+                _replace_dead_letters(conn, plan.key, kept, now)
+                _save_cursor(conn, plan, kept, now, tail)
                 claims.release_sessions(conn)
-            return written
+            return kept, new, sessions
 
         def retried(_exc: BaseException) -> None:
             self.stats.retries += 1
 
         # The statistics change only once the batch is committed.
-        new, sessions = claims.with_retries(write, on_retry=retried)
+        kept, new, sessions = claims.with_retries(write, on_retry=retried)
         self.stats.events_new += new
-        self.stats.events_duplicate += batch.events - new
+        self.stats.events_duplicate += kept.events - new
         self.stats.sessions_touched += sessions
-        for _, reason, _ in batch.dead:
+        for _, reason, _ in kept.dead:
             self.stats.dead_letters[reason] += 1
         plan.tail = tail
 
     def _store_events(
-        self, conn: Connection, batch: PreparedBatch, now: datetime
+        self, conn: Connection, batch: PreparedBatch, now: datetime, hidden: set[SessionKey]
     ) -> tuple[int, int]:
         """Insert the batch's new events, recompute the sessions they belong to; return how
-        many events were new and how many sessions count as touched by this run."""
+        many events were new and how many sessions count as touched by this run.
+        ``hidden``: stored sessions of pruned days, left alone."""
         rows = batch.rows
         batch_keys = batch.sessions.keys()  # the sessions of ``rows``
         summaries.set_touched(conn, batch_keys)
         # Stored sessions of the batch, and those sharing a session id with one of them.
         stored = summaries.stored_sessions(conn)
+        for key in hidden:
+            stored.pop(key, None)
         if any(key in stored for key in batch_keys):
             # Only events of sessions the database knows can be stored already.
             hashes = summaries.stored_hashes(conn)
@@ -444,6 +463,18 @@ def _young_gc_only() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _months(rows: list[EventRow]) -> set[date]:
+    """The months (first days) of the events' timestamps (stored UTC text)."""
+    return {date(int(m[:4]), int(m[5:7]), 1) for m in {row[4][:7] for row in rows}}
+
+
+def _source_id(conn: Connection, path: str) -> int:
+    """The ``event_sources`` id of ``path``, added if new (concurrent loaders agree)."""
+    stmt = _dialect_insert(conn)(EventSource).values(path=path).on_conflict_do_nothing()
+    conn.execute(stmt)
+    return conn.execute(select(EventSource.id).where(EventSource.path == path)).scalar_one()
 
 
 def _dialect_insert(conn: Connection) -> Any:

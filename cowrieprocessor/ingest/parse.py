@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from cowrieprocessor.db import limits
+from cowrieprocessor.ingest.stored import stored_payload
 from cowrieprocessor.sensors import sensor_name_problem
 
 REPLACEMENT = "\ufffd"
@@ -35,9 +36,15 @@ class BadRecord(Exception):
 
 
 class Event(NamedTuple):
-    """A parsed event ready to store. ``timestamp`` is UTC text ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    """A parsed event ready to store. ``timestamp`` is UTC text ``YYYY-MM-DD HH:MM:SS.ffffff``.
 
-    event_hash: str
+    ``event_hash`` is the BLAKE2b-128 digest of the whole event's canonical JSON;
+    ``payload_json`` the canonical JSON of what the columns do not hold
+    (:func:`~cowrieprocessor.ingest.stored.stored_payload`), ``payload`` the whole event.
+    ``fallback_sensor`` is the sensor of an event that names none (else None).
+    """
+
+    event_hash: bytes
     session_id: str
     sensor: str
     event_type: str
@@ -45,6 +52,7 @@ class Event(NamedTuple):
     src_ip: str | None
     payload_json: str
     payload: dict[str, Any]
+    fallback_sensor: str | None
 
 
 def _clean(value: Any) -> Any:
@@ -199,8 +207,9 @@ def parse_fields(data: bytes, default_sensor: str | None = None) -> tuple[Any, .
     if len(session_id) > limits.SESSION_ID:
         raise BadRecord("bad_session")
     sensor = get("sensor")
+    fallback = None
     if type(sensor) is not str or not sensor:
-        sensor = default_sensor or "unknown"
+        sensor = fallback = default_sensor or "unknown"
     elif (problem := sensor_name_problem(sensor)) is not None:
         raise BadRecord(problem)  # too long, or the aggregate report's reserved name
     src_ip = get("src_ip")
@@ -210,12 +219,13 @@ def parse_fields(data: bytes, default_sensor: str | None = None) -> tuple[Any, .
         raise BadRecord("bad_src_ip")
     canonical = sorted_json(obj)
     return (
-        blake2b(canonical, digest_size=16).hexdigest(),
+        blake2b(canonical, digest_size=16).digest(),
         session_id,
         sensor,
         event_type,
         timestamp,
         src_ip,
-        canonical.decode(),
+        sorted_json(stored_payload(obj, timestamp, named=fallback is None)).decode(),
         obj,
+        fallback,
     )

@@ -17,7 +17,7 @@ from cowrieprocessor.db import limits
 from cowrieprocessor.db.bulk import clear_table, insert_rows
 from cowrieprocessor.db.models import CommandStat, FileTransfer, RawEvent, SessionSummary
 from cowrieprocessor.db.strings import intern
-from cowrieprocessor.ingest.batches import EventRow, SessionRows, session_rows
+from cowrieprocessor.ingest.batches import EventRow, SessionRows
 from cowrieprocessor.ingest.parse import load_json
 from cowrieprocessor.ingest.sessions import (
     COMMAND_COLUMNS,
@@ -25,7 +25,7 @@ from cowrieprocessor.ingest.sessions import (
     SUMMARY_COLUMNS,
     SessionFacts,
 )
-from cowrieprocessor.rollups.dirty import mark_touched_buckets
+from cowrieprocessor.ingest.stored import event_columns
 
 SessionKey = tuple[str, str]
 
@@ -88,7 +88,7 @@ def _as_datetime(value: datetime | str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def stored_hashes(conn: Connection) -> set[str]:
+def stored_hashes(conn: Connection) -> set[bytes]:
     """Hashes of every stored event of the touched sessions.
 
     An event's hash covers its session and sensor, so a stored copy of a batch's event is
@@ -104,13 +104,13 @@ def stored_hashes(conn: Connection) -> set[str]:
 
 def known_hashes(
     conn: Connection, events: Sequence[EventRow], *, inserted_at: datetime | None = None
-) -> set[str]:
+) -> set[bytes]:
     """Hashes of those ``events`` that are stored (by the batch of ``inserted_at``, if given).
 
     Looked up by (timestamp, hash), the leading columns of the unique index; meant for a
     handful of events (SQLite scans the index for such a list).
     """
-    found: set[str] = set()
+    found: set[bytes] = set()
     key = tuple_(_raw.c.event_timestamp, _raw.c.event_hash)
     for i in range(0, len(events), 400):
         pairs = [(datetime.fromisoformat(e[4]), e[0]) for e in events[i : i + 400]]
@@ -121,22 +121,13 @@ def known_hashes(
     return found
 
 
-def _events_sql(dialect: str, *, with_placement: bool) -> str:
-    """Every stored event of the touched sessions: sensor, session id, type, timestamp
-    (stored UTC text), hash, source IP and payload text; with ``with_placement`` the row id
-    first and the fallback sensor last."""
-    if dialect == "postgresql":
-        ts = "to_char(r.event_timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
-        payload = "r.payload::text"
-    else:
-        ts, payload = "r.event_timestamp", "r.payload"
-    columns = f"r.sensor, r.session_id, r.event_type, {ts}, r.event_hash, r.src_ip, {payload}"
-    if with_placement:
-        columns = f"r.id, {columns}, r.fallback_sensor"
+def _events_sql(dialect: str) -> str:
+    """Every stored event of the touched sessions (:func:`~cowrieprocessor.ingest.stored.
+    event_columns`)."""
     # touched_sessions first (CROSS JOIN fixes SQLite's join order): index lookups per
     # session, never a scan of raw_events.
     return (
-        f"SELECT {columns} FROM touched_sessions t CROSS JOIN raw_events r"
+        f"SELECT {event_columns(dialect)} FROM touched_sessions t CROSS JOIN raw_events r"
         " WHERE r.sensor = t.sensor AND r.session_id = t.session_id"
     )
 
@@ -144,8 +135,8 @@ def _events_sql(dialect: str, *, with_placement: bool) -> str:
 def load_facts(conn: Connection) -> dict[SessionKey, SessionFacts]:
     """Every stored event of the touched sessions, folded into :class:`SessionFacts`."""
     facts: dict[SessionKey, SessionFacts] = {}
-    sql = _events_sql(conn.dialect.name, with_placement=False)
-    for sensor, session_id, event_type, ts, event_hash, src_ip, payload in conn.exec_driver_sql(
+    sql = _events_sql(conn.dialect.name)
+    for sensor, session_id, event_type, ts, event_hash, src_ip, payload, _ in conn.exec_driver_sql(
         sql
     ):
         key = (sensor, session_id)
@@ -156,13 +147,11 @@ def load_facts(conn: Connection) -> dict[SessionKey, SessionFacts]:
     return facts
 
 
-def session_events(
-    conn: Connection, keys: Iterable[SessionKey], *, with_placement: bool = False
-) -> Sequence[Row[Any]]:
-    """Every stored event of the sessions ``keys`` (rows as :func:`_events_sql` says);
+def session_events(conn: Connection, keys: Iterable[SessionKey]) -> Sequence[Row[Any]]:
+    """Every stored event of the sessions ``keys`` (rows as ``stored.event_columns`` says);
     ``touched_sessions`` holds ``keys`` afterwards."""
     set_touched(conn, keys)
-    return conn.exec_driver_sql(_events_sql(conn.dialect.name, with_placement=with_placement)).all()
+    return conn.exec_driver_sql(_events_sql(conn.dialect.name)).all()
 
 
 def delete_sessions(conn: Connection, keys: Collection[SessionKey]) -> None:
@@ -226,16 +215,3 @@ def _interned(conn: Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, 
     """Command rows with the command's text replaced by its id in ``strings``."""
     ids = intern(conn, (row[2] for row in rows))
     return [(sensor, sid, ids[command], *rest) for sensor, sid, command, *rest in rows]
-
-
-def recompute(conn: Connection, keys: Collection[SessionKey], stamp: str) -> None:
-    """Recompute the derived rows of the stored sessions ``keys`` from their events, marking
-    their buckets dirty (for a migration that changes what a summary holds)."""
-    if not keys:
-        return
-    prepare(conn)
-    set_touched(conn, keys)
-    mark_touched_buckets(conn)
-    rows = [session_rows(facts) for facts in load_facts(conn).values()]
-    store(conn, rows, keys, stamp)
-    mark_touched_buckets(conn)

@@ -164,7 +164,7 @@ ROLLUPS: tuple[Rollup, ...] = (
     ),
     Rollup(
         name="daily_credentials",
-        version=3,
+        version=4,
         key=(*bucket(), text("username"), text("password")),
         values=(count("attempts"), count("successes")),
         read_ahead=True,
@@ -172,14 +172,14 @@ ROLLUPS: tuple[Rollup, ...] = (
     # Halves of daily_credentials, for top usernames / passwords and their distinct counts.
     Rollup(
         name="daily_usernames",
-        version=3,
+        version=4,
         key=(*bucket(), text("username")),
         values=(count("attempts"), count("successes")),
         derived_from="daily_credentials",
     ),
     Rollup(
         name="daily_passwords",
-        version=3,
+        version=4,
         key=(*bucket(), text("password")),
         values=(count("attempts"), count("successes")),
         derived_from="daily_credentials",

@@ -20,6 +20,12 @@ generations catch a load committing meanwhile).
 old are added to the ISO week and the month of its day (UPSERT), and rows that reach 0 are
 deleted. So a refresh costs the bucket's size, not the month's, and re-refreshing a bucket
 that barely changed writes only what changed.
+
+Days before the retention watermark (``db/retention.py``) are frozen: their raw events were
+pruned, so their live views no longer hold what the rollups hold. A refresh clears their
+marks without recomputing them, a full rebuild and a check start at the watermark.
+``period_values`` is rebuilt and checked whole: it reads the daily rollup tables, which keep
+the frozen days.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from sqlalchemy import Connection, Engine, TextClause, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
+from cowrieprocessor.db import retention
 from cowrieprocessor.db.bulk import clear_table, insert_rows
 from cowrieprocessor.db.engine import dbapi_connection, sqlite_file
 from cowrieprocessor.rollups.definitions import (
@@ -68,6 +75,9 @@ class RefreshStats:
     rows_inserted: Counter[str] = field(default_factory=Counter)
     marks_cleared: int = 0
     marks_kept: int = 0
+    #: Dirty buckets of pruned days: cleared, not recomputed (see the module docstring).
+    buckets_frozen: int = 0
+    frozen_before: date | None = None
     seconds: float = 0.0
     current: str | None = None
 
@@ -81,6 +91,8 @@ class RefreshStats:
             "rows_inserted_by_rollup": dict(sorted(self.rows_inserted.items())),
             "marks_cleared": self.marks_cleared,
             "marks_kept": self.marks_kept,
+            "buckets_frozen": self.buckets_frozen,
+            "frozen_before": None if self.frozen_before is None else str(self.frozen_before),
             "seconds": round(self.seconds, 3),
         }
 
@@ -97,8 +109,9 @@ class Difference:
 ProgressCallback = Callable[[RefreshStats], None]
 
 
-def _begin_exclusive(conn: Connection) -> None:
-    """Start the refresh transaction, serialised against other refreshes and writers."""
+def begin_exclusive(conn: Connection) -> None:
+    """Start the refresh transaction, serialised against other refreshes and writers (on
+    SQLite set ``sqlite_begin="IMMEDIATE"`` on ``conn`` first)."""
     conn.begin()
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})")
@@ -383,8 +396,8 @@ def refresh_dirty(
     stats = RefreshStats()
     with engine.connect() as conn:
         conn.execution_options(sqlite_begin="IMMEDIATE")
-        _begin_exclusive(conn)
-        marks = _snapshot(conn)
+        begin_exclusive(conn)
+        marks, frozen = _split_frozen(conn, _snapshot(conn), stats)
         stats.buckets_total = len(marks)
         if on_progress is not None:
             on_progress(stats)
@@ -397,7 +410,7 @@ def refresh_dirty(
             # One bucket's reads spread over threads do not pay for handing the rows over.
             readers=readers if len(marks) > 1 and _readable_beside(conn) else 0,
         )
-        _clear_marks(conn, marks, stats)
+        _clear_marks(conn, [*marks, *frozen], stats)
         conn.commit()
     stats.seconds = time.perf_counter() - started
     if on_progress is not None:
@@ -405,24 +418,54 @@ def refresh_dirty(
     return stats
 
 
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _split_frozen(
+    conn: Connection, marks: list[tuple[Any, str, int]], stats: RefreshStats
+) -> tuple[list[tuple[Any, str, int]], list[tuple[Any, str, int]]]:
+    """The marks to refresh, and those of frozen (pruned) days, counted in ``stats``."""
+    before = stats.frozen_before = retention.pruned_before(conn)
+    if before is None:
+        return marks, []
+    frozen = [m for m in marks if _day(m[0]) < before]
+    stats.buckets_frozen = len(frozen)
+    return [m for m in marks if _day(m[0]) >= before], frozen
+
+
+def _from_day(rollup: Rollup, before: date | None) -> str:
+    """The WHERE clause keeping a daily rollup's unfrozen days ('' when nothing is frozen,
+    and for ``period_values``, which holds no day)."""
+    if before is None or rollup is PERIOD_VALUES:
+        return ""
+    return f"WHERE day >= {retention.day_literal(before)}"
+
+
 def rebuild_all(engine: Engine, on_progress: ProgressCallback | None = None) -> RefreshStats:
-    """Recompute every rollup from its live view in one transaction; clear the marks seen."""
+    """Recompute every rollup from its live view in one transaction; clear the marks seen.
+
+    Days before the retention watermark are kept as they are (their raw events are gone);
+    ``period_values`` is rebuilt whole from the daily tables.
+    """
     started = time.perf_counter()
     stats = RefreshStats(full=True)
     with engine.connect() as conn:
         conn.execution_options(sqlite_begin="IMMEDIATE")
-        _begin_exclusive(conn)
+        begin_exclusive(conn)
         marks = _snapshot(conn)
+        before = stats.frozen_before = retention.pruned_before(conn)
         stats.buckets_total = len(ALL_ROLLUPS)  # a full rebuild goes rollup by rollup
         if on_progress is not None:
             on_progress(stats)
         for rollup in ALL_ROLLUPS:
             stats.current = rollup.name
+            where = _from_day(rollup, before)
             stats.rows_deleted[rollup.name] += max(
-                conn.exec_driver_sql(f"DELETE FROM {rollup.name}").rowcount, 0
+                conn.exec_driver_sql(f"DELETE FROM {rollup.name} {where}").rowcount, 0
             )
             stats.rows_inserted[rollup.name] += max(
-                conn.exec_driver_sql(_fill_sql(rollup)).rowcount, 0
+                conn.exec_driver_sql(_fill_sql(rollup, where)).rowcount, 0
             )
             stats.buckets_done += 1
             if on_progress is not None:
@@ -436,6 +479,16 @@ def rebuild_all(engine: Engine, on_progress: ProgressCallback | None = None) -> 
     return stats
 
 
+def freeze_days_before(conn: Connection, day: date, stats: RefreshStats) -> None:
+    """Refresh the dirty buckets of days before ``day`` and clear their marks, in the caller's
+    transaction (begun with :func:`begin_exclusive`): they are about to be frozen (pruned),
+    so they must hold the live views' rows while the raw events are still there."""
+    marks = [m for m in _snapshot(conn) if _day(m[0]) < day]
+    stats.buckets_total = len(marks)
+    refresh_buckets(conn, [(d, s) for d, s, _ in marks], stats)
+    _clear_marks(conn, marks, stats)
+
+
 def dirty_buckets(engine: Engine) -> int:
     """How many (day, sensor) buckets are waiting for a refresh."""
     with engine.connect() as conn:
@@ -447,24 +500,27 @@ def check(
 ) -> list[Difference]:
     """Compare every rollup with its live view; up to ``limit`` differing rows per rollup.
 
-    Dirty buckets not refreshed yet show up as differences: refresh first.
+    Dirty buckets not refreshed yet show up as differences: refresh first. Days before the
+    retention watermark are frozen and not compared (their raw events are gone).
     """
     differences: list[Difference] = []
     with engine.connect() as conn:
+        before = retention.pruned_before(conn)
         for rollup in rollups:
             cols = ", ".join(rollup.columns)
             order = ", ".join(str(i + 1) for i in range(len(rollup.key)))
+            where = _from_day(rollup, before)
             for kind, left, right in (
                 ("missing", rollup.live, rollup.name),
                 ("extra", rollup.name, rollup.live),
             ):
                 rows = conn.exec_driver_sql(
-                    f"SELECT {cols} FROM {left} EXCEPT SELECT {cols} FROM {right}"
+                    f"SELECT {cols} FROM {left} {where} EXCEPT SELECT {cols} FROM {right} {where}"
                     f" ORDER BY {order} LIMIT {int(limit)}"
                 )
                 differences.extend(Difference(rollup.name, kind, tuple(r)) for r in rows)
             counts = [
-                conn.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar_one()
+                conn.exec_driver_sql(f"SELECT COUNT(*) FROM {t} {where}").scalar_one()
                 for t in (rollup.name, rollup.live)
             ]
             if counts[0] != counts[1] and not any(d.rollup == rollup.name for d in differences):
@@ -476,8 +532,10 @@ def check(
 __all__ = [
     "Difference",
     "RefreshStats",
+    "begin_exclusive",
     "check",
     "dirty_buckets",
+    "freeze_days_before",
     "period_starts",
     "rebuild_all",
     "refresh_buckets",
