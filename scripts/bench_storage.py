@@ -151,7 +151,7 @@ def pg_sizes(url: str) -> dict[str, int]:
             " FROM pg_tables WHERE schemaname = 'public'"
         ).all()
     engine.dispose()
-    return dict(rows)  # type: ignore[arg-type]
+    return dict(rows)
 
 
 def measure(python: Path, files: list[Path], work: Path, name: str) -> dict[str, dict[str, int]]:

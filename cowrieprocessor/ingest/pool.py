@@ -138,82 +138,101 @@ class LoaderPool:
         groups = group_by_sensor(paths, self.jobs)
         self.loaders = len(groups)
         url = self.engine.url.render_as_string(hide_password=False)
-        processes = [
-            _spawn(
-                _Job(
-                    url,
-                    group,
-                    self.default_sensor,
-                    self.batch_size,
-                    self.full,
-                    self.status_dir,
-                    f"ingest-{number}",
-                    self.rate_counters,
+        watch = _Watch(
+            [
+                _spawn(
+                    _Job(
+                        url,
+                        group,
+                        self.default_sensor,
+                        self.batch_size,
+                        self.full,
+                        self.status_dir,
+                        f"ingest-{number}",
+                        self.rate_counters,
+                    )
                 )
-            )
-            for number, group in enumerate(groups, 1)
-        ]
-        messages: queue.SimpleQueue[tuple[int, dict[str, Any] | None]] = queue.SimpleQueue()
-        for index, process in enumerate(processes):
-            assert process.stdout is not None
-            threading.Thread(
-                target=_relay, args=(index, process.stdout, messages), daemon=True
-            ).start()
-        latest: list[dict[str, Any]] = [{} for _ in processes]
-        # A loader is asked to stop only once it says it listens (its signal handlers set):
-        # before, SIGINT would end it in its start-up, with no status file.
-        ready = [False] * len(processes)
-        stop_asked = False
-
-        def ask_to_stop() -> None:
-            nonlocal stop_asked
-            stop_asked = True
-            _signal_all([p for p, r in zip(processes, ready, strict=True) if r], signal.SIGINT)
-
-        failures: list[str] = []
-        stopping: BaseException | None = None
-        running = len(processes)
+                for number, group in enumerate(groups, 1)
+            ]
+        )
         try:
-            while running:
-                try:
-                    index, message = messages.get(timeout=_POLL)
-                except queue.Empty:
-                    message = index = None
-                if index is not None:
-                    if message is None:
-                        running -= 1
-                        problem = _ended(index, processes[index], latest[index])
-                        if problem is not None:
-                            failures.append(problem)
-                            ask_to_stop()
-                    elif "ready" in message:
-                        ready[index] = True
-                        if stop_asked:
-                            _signal_all([processes[index]], signal.SIGINT)
-                    elif "error" in message:
-                        latest[index]["error"] = message["error"]
-                    else:
-                        latest[index] = message
-                self.stats = _combined(latest, len(paths), time.perf_counter() - started)
-                if self.on_progress is not None and stopping is None:
+            while watch.running:
+                watch.receive()
+                self.stats = _combined(watch.latest, len(paths), time.perf_counter() - started)
+                if self.on_progress is not None and watch.stopping is None:
                     try:
                         self.on_progress(self.stats)
                     except BaseException as exc:  # Ctrl-C at a safe point, or the caller's error
-                        stopping = exc
-                        ask_to_stop()
+                        watch.stop(exc)
         except BaseException:  # a second Ctrl-C: stop at once, like a crash
-            _signal_all(processes, signal.SIGKILL)
-            for process in processes:
-                process.wait()
+            watch.kill()
             raise
-        for process in processes:
+        for process in watch.processes:
             process.wait()
-        self.stats = _combined(latest, len(paths), time.perf_counter() - started)
-        if stopping is not None:
-            raise stopping
-        if failures:
-            raise LoaderFailed("; ".join(failures))
+        self.stats = _combined(watch.latest, len(paths), time.perf_counter() - started)
+        if watch.stopping is not None:
+            raise watch.stopping
+        if watch.failures:
+            raise LoaderFailed("; ".join(watch.failures))
         return self.stats
+
+
+class _Watch:
+    """The loader processes of one :meth:`LoaderPool.ingest`: their latest statistics,
+    which of them still run, which failed, and whether they were asked to stop."""
+
+    def __init__(self, processes: list[subprocess.Popen[bytes]]) -> None:
+        self.processes = processes
+        self.messages: queue.SimpleQueue[tuple[int, dict[str, Any] | None]] = queue.SimpleQueue()
+        for index, process in enumerate(processes):
+            assert process.stdout is not None
+            threading.Thread(
+                target=_relay, args=(index, process.stdout, self.messages), daemon=True
+            ).start()
+        self.latest: list[dict[str, Any]] = [{} for _ in processes]
+        # A loader is asked to stop only once it says it listens (its signal handlers set):
+        # before, SIGINT would end it in its start-up, with no status file.
+        self.ready = [False] * len(processes)
+        self.stop_asked = False
+        self.stopping: BaseException | None = None
+        self.failures: list[str] = []
+        self.running = len(processes)
+
+    def receive(self) -> None:
+        """Take in the next message of a loader, if one comes within the poll interval."""
+        try:
+            index, message = self.messages.get(timeout=_POLL)
+        except queue.Empty:
+            return
+        if message is None:
+            self.running -= 1
+            problem = _ended(index, self.processes[index], self.latest[index])
+            if problem is not None:
+                self.failures.append(problem)
+                self.stop()
+        elif "ready" in message:
+            self.ready[index] = True
+            if self.stop_asked:
+                _signal_all([self.processes[index]], signal.SIGINT)
+        elif "error" in message:
+            self.latest[index]["error"] = message["error"]
+        else:
+            self.latest[index] = message
+
+    def stop(self, reason: BaseException | None = None) -> None:
+        """Ask every loader to stop after its batch in flight (``reason``: raised at the end)."""
+        if reason is not None:
+            self.stopping = reason
+        self.stop_asked = True
+        _signal_all(
+            [p for p, r in zip(self.processes, self.ready, strict=True) if r], signal.SIGINT
+        )
+
+    def kill(self) -> None:
+        """End every loader at once and wait for them."""
+        _signal_all(self.processes, signal.SIGKILL)
+        for process in self.processes:
+            process.wait()
 
 
 def _spawn(job: _Job) -> subprocess.Popen[bytes]:

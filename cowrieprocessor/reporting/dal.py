@@ -229,8 +229,8 @@ class ReportingDAL:
         list and its ties, which the text orders) are joined to their text."""
         key, count, where, unique = self._source(figure, window)
         total = count if unique else func.sum(count)
-        ranked = select(key.label("id"), total.label("total")).where(*where)
-        ranked = (ranked if unique else ranked.group_by(key)).cte("ranked")
+        counted = select(key.label("id"), total.label("total")).where(*where)
+        ranked = (counted if unique else counted.group_by(key)).cte("ranked")
         distinct_values = select(func.count()).select_from(ranked).scalar_subquery()
         if limit <= 0:
             return [], int(self.session.scalar(select(distinct_values)) or 0)
