@@ -222,7 +222,9 @@ def main() -> None:
     if args.compare_refresh:
         print(refresh_comparison(args.compare_refresh))
         return
-    inputs = list(args.logs or []) or [log_file(size) for size in args.events or [1_000_000]]
+    inputs = [p.resolve() for p in args.logs or []] or [
+        log_file(size) for size in args.events or [1_000_000]
+    ]
     codes = [("this", ROOT)]
     if args.baseline_repo:
         codes.append(("baseline", args.baseline_repo.resolve()))
