@@ -144,8 +144,10 @@ def sizes(url: str, stored: int) -> dict[str, float]:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("CHECKPOINT")
                 database = conn.exec_driver_sql("SELECT pg_database_size(current_database())")
-                raw = conn.exec_driver_sql(
-                    "SELECT SUM(pg_total_relation_size(relid)) FROM pg_partition_tree('raw_events')"
+                raw = conn.exec_driver_sql(  # partitioned, or one plain table
+                    "SELECT COALESCE(SUM(pg_total_relation_size(relid)),"
+                    " pg_total_relation_size('raw_events'))"
+                    " FROM pg_partition_tree('raw_events')"
                 )
             else:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -220,7 +222,9 @@ def main() -> None:
     if args.compare_refresh:
         print(refresh_comparison(args.compare_refresh))
         return
-    inputs = list(args.logs or []) or [log_file(size) for size in args.events or [1_000_000]]
+    inputs = [p.resolve() for p in args.logs or []] or [
+        log_file(size) for size in args.events or [1_000_000]
+    ]
     codes = [("this", ROOT)]
     if args.baseline_repo:
         codes.append(("baseline", args.baseline_repo.resolve()))
