@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import bz2
 import gzip
+import io
 import json
 import os
 import statistics
@@ -32,6 +33,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import IO
 
 import orjson
 
@@ -59,16 +61,19 @@ def log_files(path: Path) -> list[Path]:
     return [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
 
 
-def _open(path: Path) -> object:
-    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)
-    return opener(path, "rb")
+def _open(path: Path) -> io.BufferedIOBase | IO[bytes]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    if path.suffix == ".bz2":
+        return bz2.open(path, "rb")
+    return path.open("rb")
 
 
 def input_bytes(path: Path) -> int:
     """Uncompressed bytes of the logs."""
     total = 0
     for file in log_files(path):
-        with _open(file) as fh:  # type: ignore[attr-defined]
+        with _open(file) as fh:
             while chunk := fh.read(1 << 20):
                 total += len(chunk)
     return total
@@ -80,7 +85,7 @@ def parse_only(path: Path, loads: object) -> float:
     started = time.perf_counter()
     n = 0
     for file in log_files(path):
-        with _open(file) as fh:  # type: ignore[attr-defined]
+        with _open(file) as fh:
             for line in fh:
                 try:  # noqa: SIM105 - cheaper per line than contextlib.suppress
                     loads(line)  # type: ignore[operator]

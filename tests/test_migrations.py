@@ -18,6 +18,7 @@ from cowrieprocessor.db.migrate import (
     head_revision,
     upgrade,
 )
+from cowrieprocessor.rollups.definitions import PERIOD_VALUES, ROLLUPS
 
 BASE_TABLES = {
     "raw_events",

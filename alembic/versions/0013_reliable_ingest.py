@@ -174,7 +174,6 @@ _SUMMARIES = (
 _UPDATED = ", ".join(f"{c} = excluded.{c}" for c in _SUMMARIES[2:])
 
 
-
 # -- the placement of sensor-less events, as of this revision ----------------------------
 # raw_events had an ``id``, a hex ``event_hash`` and whole events as payload here.
 

@@ -109,17 +109,17 @@ class SessionFacts:
         self.version: str | None = None
         self.hassh: str | None = None
         self.counts: Counter[str] = Counter()
-        self.success: tuple[str, str, Any, Any] | None = None  # (time, hash, user, pass)
+        self.success: tuple[str, bytes, Any, Any] | None = None  # (time, hash, user, pass)
         self.commands: dict[str, list[Any]] = {}  # input -> [count, first, last]
         self.transfers: dict[tuple[Any, ...], list[Any]] = {}  # key -> [count, first]
-        self.scans: dict[str, tuple[str, str, dict[str, Any]]] = {}  # sha -> latest scan
+        self.scans: dict[str, tuple[str, bytes, dict[str, Any]]] = {}  # sha -> latest scan
 
     # TODO(issue 13 item 4): split into one step per event kind once the ingest rewrite lands.
     def add(  # noqa: C901, PLR0912
         self,
         event_type: str,
         timestamp: str,
-        event_hash: str,
+        event_hash: bytes,
         src_ip: str | None,
         payload: dict[str, Any],
     ) -> None:

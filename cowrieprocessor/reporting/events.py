@@ -32,7 +32,8 @@ def stored_events(
 ) -> Iterator[dict[str, Any]]:
     """Every stored event from day ``start`` to day ``end`` (UTC, inclusive; None: no
     bound) of ``sensor`` (None: all), as logged, in (timestamp, hash) order."""
-    where, params = [], {}
+    where: list[str] = []
+    params: dict[str, Any] = {}
     if start is not None:
         where.append("r.event_timestamp >= :low")
         params["low"] = datetime.combine(start, time(), UTC)
