@@ -128,3 +128,25 @@ def test_drop_months_before_drops_whole_months_only(engine: Engine, tmp_path: Pa
         assert [e["timestamp"][:10] for e in stored_events(conn)] == ["2024-03-15"]
     load(engine, tmp_path, ["2024-01-20"])  # January again: its partition comes back
     assert where(engine) == {"raw_events_p202401": 1, "raw_events_p202403": 1}
+
+
+@POSTGRESQL
+def test_a_load_that_grows_raw_events_analyzes_it(engine: Engine, tmp_path: Path) -> None:
+    """Autovacuum never analyzes a partitioned parent: a load that adds a tenth of the
+    events or more does, so the rollups' per-session lookups use the session index."""
+
+    def estimate() -> float:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql(
+                "SELECT reltuples FROM pg_class WHERE oid = 'raw_events'::regclass"
+            ).scalar_one()
+
+    assert estimate() < 0  # never analyzed
+    load(engine, tmp_path, [f"2024-01-{d:02d}" for d in range(1, 29)] * 10)
+    assert estimate() == 280
+    load(engine, tmp_path, ["2024-02-01"] * 5)  # under a tenth: left to the next big load
+    assert estimate() == 280
+    with engine.begin() as conn:
+        assert not partitions.analyze_if_grown(conn, 0)
+        assert partitions.analyze_if_grown(conn, 28)
+    assert estimate() == 285

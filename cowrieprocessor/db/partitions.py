@@ -139,3 +139,23 @@ def drop_months_before(conn: Connection, day: date) -> list[str]:
             dropped.append(name)
             _cache(conn).discard(first)
     return dropped
+
+
+def analyze_if_grown(conn: Connection, new_rows: int) -> bool:
+    """On PostgreSQL, ``ANALYZE`` ``raw_events`` and ``session_summaries`` when a load added
+    ``new_rows`` events, a tenth of the table or more (or it was never analyzed); return
+    whether it did.
+
+    Autovacuum analyzes each partition but never the partitioned parent, whose statistics
+    the planner needs for joins over all partitions; without them the rollups' per-session
+    lookups of a fresh load become scans of the sensor's events (a credential bucket of the
+    sample logs: 1.2 s instead of 3 ms)."""
+    if conn.dialect.name != "postgresql" or new_rows <= 0:
+        return False
+    estimate = conn.exec_driver_sql(
+        "SELECT reltuples FROM pg_class WHERE oid = 'raw_events'::regclass"
+    ).scalar_one()
+    if estimate >= 0 and new_rows * 10 < estimate:
+        return False
+    conn.exec_driver_sql("ANALYZE raw_events, session_summaries")
+    return True

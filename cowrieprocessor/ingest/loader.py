@@ -29,7 +29,7 @@ from cowrieprocessor.db import retention
 from cowrieprocessor.db.bulk import insert_rows
 from cowrieprocessor.db.checkpoints import background_checkpoints
 from cowrieprocessor.db.models import DeadLetter, EventSource, IngestSource
-from cowrieprocessor.db.partitions import ensure_month_partitions
+from cowrieprocessor.db.partitions import analyze_if_grown, ensure_month_partitions
 from cowrieprocessor.ingest import claims, placement, pruned, summaries
 from cowrieprocessor.ingest.batches import (
     RAW_COLUMNS,
@@ -242,6 +242,8 @@ class Loader:
                     conn.commit()
                     with background_checkpoints(conn):
                         self._ingest_files(conn, plans, started, child)
+                with conn.begin():
+                    analyze_if_grown(conn, self.stats.events_new)
         finally:
             self.stats.current_file = None
             self.stats.seconds = time.perf_counter() - started
