@@ -142,7 +142,14 @@ def main() -> None:
         )
         page = DATA / f"bench-{period.report_type}.html"
         html = cli_seconds(
-            url, period.report_type, period.label, args.runs, "--output", str(page), fmt="html"
+            url,
+            period.report_type,
+            period.label,
+            args.runs,
+            "--output",
+            str(page),
+            "--force",
+            fmt="html",
         )
         print(
             f"{period.report_type:<8} show --format html end to end: {html:6.3f} s "

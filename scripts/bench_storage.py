@@ -143,12 +143,16 @@ def text_costs(path: Path) -> dict[str, int]:
 
 
 def pg_sizes(url: str) -> dict[str, int]:
-    """Bytes per table (indexes and TOAST included) of a PostgreSQL database."""
+    """Bytes per table (indexes and TOAST included) of a PostgreSQL database; a partition
+    counts under its parent (``raw_events``)."""
     engine = create_engine(url)
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(
-            "SELECT tablename, pg_total_relation_size(quote_ident(tablename))"
-            " FROM pg_tables WHERE schemaname = 'public'"
+            "SELECT COALESCE(p.relname, c.relname), SUM(pg_total_relation_size(c.oid))::bigint"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " LEFT JOIN pg_inherits i ON i.inhrelid = c.oid"
+            " LEFT JOIN pg_class p ON p.oid = i.inhparent"
+            " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') GROUP BY 1"
         ).all()
     engine.dispose()
     return dict(rows)
