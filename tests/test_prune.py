@@ -375,6 +375,7 @@ def test_ingest_applies_the_configured_retention(
 def test_sqlite_gives_the_space_back(tmp_path: Path) -> None:
     """A new database is INCREMENTAL already; an old one gets one VACUUM that switches it."""
     import sqlite3
+    from contextlib import closing
 
     path = tmp_path / "old.sqlite"
     sqlite3.connect(path).close()  # created before the setting: auto_vacuum NONE
@@ -392,7 +393,8 @@ def test_sqlite_gives_the_space_back(tmp_path: Path) -> None:
     assert first.vacuum.startswith("full")
     assert first.bytes_after is not None and first.bytes_before is not None
     assert first.bytes_after < first.bytes_before
-    assert sqlite3.connect(path).execute("PRAGMA auto_vacuum").fetchone() == (2,)
+    with closing(sqlite3.connect(path)) as reader:
+        assert reader.execute("PRAGMA auto_vacuum").fetchone() == (2,)
     second = prune(engine, DAY + timedelta(days=2))
     assert second.vacuum == "incremental"
     assert second.bytes_after is not None and second.bytes_before is not None
