@@ -22,12 +22,15 @@ import psutil
 import pytest
 from click.testing import CliRunner
 from dbhelpers import rollup_snapshot, snapshot
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
 from cowrieprocessor.cli.main import cli
+from cowrieprocessor.db import partitions
 from cowrieprocessor.db.engine import create_engine_for_url
-from cowrieprocessor.ingest.claims import with_retries
+from cowrieprocessor.db.retry import with_retries
+from cowrieprocessor.enrichment.providers.offline import Offline
+from cowrieprocessor.enrichment.runner import ProviderRun, run_provider
 from cowrieprocessor.ingest.loader import IngestStats, Loader
 from cowrieprocessor.ingest.parse import load_json
 from cowrieprocessor.ingest.pool import group_by_sensor
@@ -323,3 +326,91 @@ def test_retries_stop_at_other_errors_and_after_the_last_attempt() -> None:
         with_retries(lambda: (_ for _ in ()).throw(Deadlock()), attempts=3, sleep=pauses.append)
     with pytest.raises(ValueError):
         with_retries(lambda: (_ for _ in ()).throw(ValueError()), sleep=pauses.append)
+
+
+def test_a_deadlocked_partition_creation_is_done_again(
+    pg_databases: Callable[[], str], logs: list[Path]
+) -> None:
+    """A transaction reading ``raw_events`` holds up the creation of the batch's month
+    partition, then asks for the partition lock the loader holds: PostgreSQL aborts the
+    creation to break the deadlock, and the loader creates the partition again."""
+    path = next(p for p in logs if p.name == "cowrie.json" and p.parent.name == "alpha")
+    url, undisturbed = pg_databases(), pg_databases()
+    engine = create_engine_for_url(url)
+    outcome: list[BaseException | IngestStats] = []
+
+    def load() -> None:
+        try:
+            outcome.append(Loader(engine).ingest([path]))
+        except BaseException as exc:  # pragma: no cover - reported below
+            outcome.append(exc)
+
+    try:
+        with engine.connect() as other:
+            held = other.begin()
+            other.exec_driver_sql("SET deadlock_timeout = '10s'")  # the loader is the victim
+            other.exec_driver_sql("SELECT count(*) FROM raw_events")
+            thread = threading.Thread(target=load)
+            thread.start()
+            _wait_for_a_lock_wait(other)  # CREATE TABLE ... PARTITION OF waits for this reader
+            other.execute(select(func.pg_advisory_xact_lock(partitions.PARTITION_LOCK)))
+            held.rollback()
+            thread.join()
+        with engine.connect() as conn:
+            created = partitions.month_partitions(conn)
+    finally:
+        engine.dispose()
+    assert len(outcome) == 1 and isinstance(outcome[0], IngestStats), outcome
+    assert outcome[0].retries == 1
+    assert created  # the file's months
+    plain = create_engine_for_url(undisturbed)
+    Loader(plain).ingest([path])
+    plain.dispose()
+    assert _loaded(url) == _loaded(undisturbed)
+
+
+def test_a_deadlocked_enrichment_save_is_written_again(
+    pg_databases: Callable[[], str], tmp_path: Path
+) -> None:
+    """Another transaction holds an address's answer the save needs, then asks for one the
+    save holds: PostgreSQL aborts the save to break the deadlock, and it is written again."""
+    log = tmp_path / "cowrie.json"
+    events = [
+        {"eventid": "cowrie.session.connect", "timestamp": f"2024-03-05T10:00:0{i}Z",
+         "session": f"s{i}", "sensor": "alpha", "src_ip": ip}
+        for i, ip in enumerate(["8.8.8.8", "1.1.1.1"])
+    ]  # fmt: skip
+    log.write_text("".join(json.dumps(e) + "\n" for e in events))
+    engine = create_engine_for_url(pg_databases())
+    Loader(engine).ingest([log])
+    hold = (
+        "INSERT INTO ip_enrichment (src_ip, provider, status, fetched_at)"
+        " VALUES (%s, 'offline', 'error', now())"
+    )
+    outcome: list[BaseException | ProviderRun] = []
+
+    def enrich() -> None:
+        try:
+            outcome.append(run_provider(engine, Offline()))
+        except BaseException as exc:  # pragma: no cover - reported below
+            outcome.append(exc)
+
+    try:
+        with engine.connect() as other:
+            held = other.begin()
+            other.exec_driver_sql("SET deadlock_timeout = '10s'")  # the save is the victim
+            other.exec_driver_sql(hold, ("8.8.8.8",))
+            thread = threading.Thread(target=enrich)
+            thread.start()
+            _wait_for_a_lock_wait(other)  # the save wrote 1.1.1.1 and waits for 8.8.8.8
+            other.exec_driver_sql(hold, ("1.1.1.1",))  # and this waits for the save
+            held.rollback()
+            thread.join()
+        with engine.connect() as conn:
+            stored = conn.exec_driver_sql(
+                "SELECT src_ip, status, country FROM ip_enrichment ORDER BY src_ip"
+            ).all()
+    finally:
+        engine.dispose()
+    assert len(outcome) == 1 and isinstance(outcome[0], ProviderRun), outcome
+    assert [tuple(r) for r in stored] == [("1.1.1.1", "ok", "AU"), ("8.8.8.8", "ok", "US")]

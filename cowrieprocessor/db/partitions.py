@@ -28,7 +28,7 @@ DEFAULT_PARTITION = "raw_events_default"
 FIRST_MONTH = date(2000, 1, 1)
 _NAME = re.compile(r"raw_events_p(\d{4})(\d{2})")
 #: Advisory lock key serialising partition changes ("rawpart" in ASCII).
-_PARTITION_LOCK = 0x72617770617274
+PARTITION_LOCK = 0x72617770617274
 #: Month partitions known to exist, per database URL (this process's cache).
 _known: dict[str, set[date]] = {}
 
@@ -71,7 +71,7 @@ def ensure_month_partitions(conn: Connection, months: Iterable[date]) -> None:
     wanted = {m for m in wanted if FIRST_MONTH <= m <= latest}
     if not wanted:
         return
-    conn.execute(select(func.pg_advisory_xact_lock(_PARTITION_LOCK)))
+    conn.execute(select(func.pg_advisory_xact_lock(PARTITION_LOCK)))
     existing = {first for first, _ in month_partitions(conn)}
     known.update(existing)
     for first in sorted(wanted - existing):
@@ -130,7 +130,7 @@ def drop_months_before(conn: Connection, day: date) -> list[str]:
     """
     if conn.dialect.name != "postgresql":
         return []
-    conn.execute(select(func.pg_advisory_xact_lock(_PARTITION_LOCK)))
+    conn.execute(select(func.pg_advisory_xact_lock(PARTITION_LOCK)))
     dropped = []
     for first, name in month_partitions(conn):
         after = _next_month(first)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from cowrieprocessor.db.retry import with_retries
 from cowrieprocessor.enrichment import store
 from cowrieprocessor.enrichment.base import (
     HttpProvider,
@@ -154,17 +155,21 @@ def _ttl(provider: Provider, name: str) -> timedelta | None:
 def _save(
     engine: Engine, provider: Provider, kind: Kind, results: list[Result], when: datetime
 ) -> int:
-    with store.writing(engine) as conn:
-        return store.save(
-            conn,
-            provider.name,
-            kind,
-            results,
-            when,
-            source=provider.source(),
-            ttl=_ttl(provider, "ttl_hours"),
-            not_found_ttl=_ttl(provider, "not_found_ttl_hours"),
-        )
+    def write() -> int:
+        with store.writing(engine) as conn:
+            return store.save(
+                conn,
+                provider.name,
+                kind,
+                results,
+                when,
+                source=provider.source(),
+                ttl=_ttl(provider, "ttl_hours"),
+                not_found_ttl=_ttl(provider, "not_found_ttl_hours"),
+            )
+
+    # A concurrent loader or enrichment run may deadlock with it (PostgreSQL): saved again.
+    return with_retries(write)
 
 
 def _run_offline(

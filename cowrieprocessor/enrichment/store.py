@@ -188,7 +188,9 @@ def save(
     if not results:
         return 0
     table, key = TABLES[kind].name, KEYS[kind]
-    latest = {r.indicator: r for r in results}  # the last answer for an indicator wins
+    # The last answer for an indicator wins; rows in sorted order, so that concurrent saves
+    # lock the indicators they share in one order.
+    latest = dict(sorted({r.indicator: r for r in results}.items()))
     # The provider's fields (others stay NULL): fewer columns to write for 100,000 rows.
     fields = tuple(f for f in FIELDS[kind] if any(f in r.fields for r in latest.values()))
     before = _current(conn, kind, provider, list(latest))
@@ -348,9 +350,11 @@ def _replace_tags(conn: Connection, provider: str, results: Sequence[Result]) ->
     insert_rows(conn, "url_enrichment_tags", ("url", "provider", "tag"), rows)
 
 
+# Marked in the loader's order (dates, then sensors by code point) so that an enrichment
+# save and a batch lock the marks they share in one order.
 _MARK = (
     "INSERT INTO rollup_dirty (day, sensor, generation) SELECT s.first_day, s.sensor, 1 {body}"
-    " GROUP BY s.first_day, s.sensor"
+    " GROUP BY s.first_day, s.sensor ORDER BY s.first_day, s.sensor{collate}"
     " ON CONFLICT (day, sensor) DO UPDATE SET generation = rollup_dirty.generation + 1"
 )
 _MARK_BODY: dict[Kind, str] = {
@@ -372,7 +376,8 @@ _MARK_BODY: dict[Kind, str] = {
 def mark_indicator_buckets(conn: Connection, kind: Kind, indicators: Sequence[str]) -> None:
     """Mark dirty the buckets of every session that used one of ``indicators``."""
     _with_keys(conn, indicators)
-    conn.exec_driver_sql(_MARK.format(body=_MARK_BODY[kind]))
+    collate = ' COLLATE "C"' if _pg(conn) else ""  # SQLite compares text by code point
+    conn.exec_driver_sql(_MARK.format(body=_MARK_BODY[kind], collate=collate))
 
 
 def record_request(conn: Connection, provider: str, at: datetime) -> None:

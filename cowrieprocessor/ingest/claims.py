@@ -11,9 +11,8 @@ No lock is held across a whole batch. Instead:
   on the file's path, and plans the read (its cursor) after taking it; a loader finding
   the file taken reads its other files first and then waits, so the file is read once and
   its cursor only moves forward.
-* **Retries:** a batch that PostgreSQL aborts to break a deadlock or a serialization
-  failure (an interleaving with other writers) is rolled back and written again, after a
-  short, growing, jittered pause, up to :data:`ATTEMPTS` times.
+* **Retries:** a batch that PostgreSQL aborts anyway (a deadlock through other locks, or
+  a serialization failure) is written again (``db/retry.py``).
 
 SQLite has one writer at a time (``BEGIN IMMEDIATE``): none of this applies there.
 """
@@ -21,24 +20,9 @@ SQLite has one writer at a time (``BEGIN IMMEDIATE``): none of this applies ther
 from __future__ import annotations
 
 import hashlib
-import random
-import time
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Iterable
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
-
-T = TypeVar("T")
-
-#: Writes of one batch before its error is given up on.
-ATTEMPTS = 8
-#: First pause before writing a batch again (seconds); doubles each time, up to MAX_PAUSE.
-FIRST_PAUSE = 0.05
-MAX_PAUSE = 2.0
-#: SQLSTATEs of errors that another transaction caused and a new attempt can avoid:
-#: serialization_failure, deadlock_detected.
-RETRYABLE = frozenset({"40001", "40P01"})
 
 
 def is_postgresql(conn: Connection) -> bool:
@@ -95,34 +79,3 @@ def unlock_file(conn: Connection, path_key: str) -> None:
     if is_postgresql(conn):
         conn.exec_driver_sql("SELECT pg_advisory_unlock(%(key)s)", {"key": file_lock_key(path_key)})
         conn.commit()
-
-
-def retryable(exc: BaseException) -> bool:
-    """Whether ``exc`` is a deadlock or serialization failure (raised by SQLAlchemy or, from
-    the COPY paths, by psycopg itself)."""
-    orig = exc.orig if isinstance(exc, DBAPIError) else exc
-    return getattr(orig, "sqlstate", None) in RETRYABLE
-
-
-def with_retries(
-    write: Callable[[], T],
-    *,
-    on_retry: Callable[[BaseException], None] | None = None,
-    attempts: int = ATTEMPTS,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """Call ``write`` (one whole transaction, rolled back when it raises) until it does not
-    fail with a deadlock or serialization failure, at most ``attempts`` times."""
-    pause = FIRST_PAUSE
-    attempt = 1
-    while True:
-        try:
-            return write()
-        except Exception as exc:
-            if attempt >= attempts or not retryable(exc):
-                raise
-            if on_retry is not None:
-                on_retry(exc)
-        sleep(pause * (0.5 + random.random()))  # jitter: the two victims do not meet again
-        pause = min(pause * 2, MAX_PAUSE)
-        attempt += 1

@@ -30,6 +30,7 @@ from cowrieprocessor.db.bulk import insert_rows
 from cowrieprocessor.db.checkpoints import background_checkpoints
 from cowrieprocessor.db.models import DeadLetter, EventSource, IngestSource
 from cowrieprocessor.db.partitions import analyze_if_grown, ensure_month_partitions
+from cowrieprocessor.db.retry import with_retries
 from cowrieprocessor.ingest import claims, placement, pruned, summaries
 from cowrieprocessor.ingest.batches import (
     RAW_COLUMNS,
@@ -90,8 +91,8 @@ class IngestStats:
     bytes_read: int = 0
     bytes_total: int = 0
     seconds: float = 0.0
-    #: Batch writes PostgreSQL aborted (deadlock, serialization failure) and that were
-    #: written again.
+    #: Batch writes and partition creations PostgreSQL aborted (deadlock, serialization
+    #: failure) and that were done again.
     retries: int = 0
     current_file: str | None = None
     current_offset: int = 0
@@ -242,8 +243,7 @@ class Loader:
                     conn.commit()
                     with background_checkpoints(conn):
                         self._ingest_files(conn, plans, started, child)
-                with conn.begin():
-                    analyze_if_grown(conn, self.stats.events_new)
+                with_retries(partial(self._analyze_if_grown, conn))
         finally:
             self.stats.current_file = None
             self.stats.seconds = time.perf_counter() - started
@@ -329,8 +329,10 @@ class Loader:
         tail = batch.tail if batch.position != batch.start else plan.tail
         if claims.is_postgresql(conn) and batch.rows:
             # In a transaction of its own: creating a partition locks raw_events briefly.
-            with conn.begin():
-                ensure_month_partitions(conn, _months(batch.rows))
+            # It waits for other loaders' batches, which may be waiting for this loader's
+            # claims: PostgreSQL breaks such a cycle by aborting one side, written again.
+            months = _months(batch.rows)
+            with_retries(partial(self._ensure_partitions, conn, months), on_retry=self._retried)
 
         def write() -> tuple[PreparedBatch, int, int]:
             with conn.begin():
@@ -348,17 +350,26 @@ class Loader:
                 claims.release_sessions(conn)
             return kept, new, sessions
 
-        def retried(_exc: BaseException) -> None:
-            self.stats.retries += 1
-
         # The statistics change only once the batch is committed.
-        kept, new, sessions = claims.with_retries(write, on_retry=retried)
+        kept, new, sessions = with_retries(write, on_retry=self._retried)
         self.stats.events_new += new
         self.stats.events_duplicate += kept.events - new
         self.stats.sessions_touched += sessions
         for _, reason, _ in kept.dead:
             self.stats.dead_letters[reason] += 1
         plan.tail = tail
+
+    def _retried(self, _exc: BaseException) -> None:
+        self.stats.retries += 1
+
+    @staticmethod
+    def _ensure_partitions(conn: Connection, months: set[date]) -> None:
+        with conn.begin():
+            ensure_month_partitions(conn, months)
+
+    def _analyze_if_grown(self, conn: Connection) -> None:
+        with conn.begin():
+            analyze_if_grown(conn, self.stats.events_new)
 
     def _store_events(
         self, conn: Connection, batch: PreparedBatch, now: datetime, hidden: set[SessionKey]

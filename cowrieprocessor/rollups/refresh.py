@@ -118,10 +118,10 @@ def begin_exclusive(conn: Connection) -> None:
 
 
 def _snapshot(conn: Connection) -> list[tuple[Any, str, int]]:
-    rows = conn.exec_driver_sql(
-        "SELECT day, sensor, generation FROM rollup_dirty ORDER BY day, sensor"
-    )
-    return [tuple(r) for r in rows]
+    """The dirty marks, sorted as the loader marks them (sensors by code point, whatever the
+    database's collation), so that clearing them locks them in the loader's order."""
+    rows = conn.exec_driver_sql("SELECT day, sensor, generation FROM rollup_dirty")
+    return sorted(tuple(r) for r in rows)
 
 
 _CLEAR_MARK = text(
