@@ -9,6 +9,7 @@ The same Python code runs for SQLite and PostgreSQL, so both store identical val
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -114,8 +115,7 @@ class SessionFacts:
         self.transfers: dict[tuple[Any, ...], list[Any]] = {}  # key -> [count, first]
         self.scans: dict[str, tuple[str, bytes, dict[str, Any]]] = {}  # sha -> latest scan
 
-    # TODO(issue 13 item 4): split into one step per event kind once the ingest rewrite lands.
-    def add(  # noqa: C901, PLR0912
+    def add(
         self,
         event_type: str,
         timestamp: str,
@@ -138,59 +138,76 @@ class SessionFacts:
         ):
             self.protocol = protocol
         self.counts[event_type] += 1
-        if event_type == COMMAND_INPUT:
-            command = as_text(payload.get("input"))
-            if command is not None:
-                seen = self.commands.get(command)
-                if seen is None:
-                    self.commands[command] = [1, timestamp, timestamp]
-                else:
-                    seen[0] += 1
-                    seen[1] = min(seen[1], timestamp)
-                    seen[2] = max(seen[2], timestamp)
-        elif event_type in (LOGIN_SUCCESS, LOGIN_FAILED):
-            user, password = payload.get("username"), payload.get("password")
-            if (
-                event_type == LOGIN_SUCCESS
-                and counts_as_credential(user)
-                and counts_as_credential(password)
-                and (self.success is None or (timestamp, event_hash) < self.success[:2])
-            ):
-                self.success = (timestamp, event_hash, user, password)
-        elif event_type in (FILE_DOWNLOAD, FILE_UPLOAD):
-            download = event_type == FILE_DOWNLOAD
-            key = (
-                "download" if download else "upload",
-                as_text(payload.get("url" if download else "filename")),
-                _fitting(as_text(payload.get("shasum")), limits.SHASUM),
-                as_text(payload.get("outfile")),
-            )
-            seen = self.transfers.get(key)
-            if seen is None:
-                self.transfers[key] = [1, timestamp]
-            else:
-                seen[0] += 1
-                seen[1] = min(seen[1], timestamp)
-        elif event_type == VT_SCANFILE:
-            sha = payload.get("sha256")
-            if isinstance(sha, str) and sha:
-                latest = self.scans.get(sha)
-                if latest is None or (timestamp, event_hash) > latest[:2]:
-                    self.scans[sha] = (timestamp, event_hash, payload)
-        elif event_type == CLIENT_VERSION:
-            version = payload.get("version")
-            if isinstance(version, str):
-                version = unwrap_version(version)
-                if self.version is None or version > self.version:
-                    self.version = version
-        elif event_type == CLIENT_KEX:
-            hassh = payload.get("hassh")
-            if (
-                isinstance(hassh, str)
-                and len(hassh) <= limits.HASSH
-                and (self.hassh is None or hassh > self.hassh)
-            ):
-                self.hassh = hassh
+        step = _STEPS.get(event_type)
+        if step is not None:
+            step(self, event_type, timestamp, event_hash, payload)
+
+    # -- one step per event kind: (event_type, timestamp, event_hash, payload) -------------
+
+    def _command(self, _type: str, timestamp: str, _hash: bytes, payload: dict[str, Any]) -> None:
+        command = as_text(payload.get("input"))
+        if command is None:
+            return
+        seen = self.commands.get(command)
+        if seen is None:
+            self.commands[command] = [1, timestamp, timestamp]
+        else:
+            seen[0] += 1
+            seen[1] = min(seen[1], timestamp)
+            seen[2] = max(seen[2], timestamp)
+
+    def _success(
+        self, _type: str, timestamp: str, event_hash: bytes, payload: dict[str, Any]
+    ) -> None:
+        """The session's credentials: its first successful login that counts as one."""
+        user, password = payload.get("username"), payload.get("password")
+        if (
+            counts_as_credential(user)
+            and counts_as_credential(password)
+            and (self.success is None or (timestamp, event_hash) < self.success[:2])
+        ):
+            self.success = (timestamp, event_hash, user, password)
+
+    def _transfer(
+        self, event_type: str, timestamp: str, _hash: bytes, payload: dict[str, Any]
+    ) -> None:
+        download = event_type == FILE_DOWNLOAD
+        key = (
+            "download" if download else "upload",
+            as_text(payload.get("url" if download else "filename")),
+            _fitting(as_text(payload.get("shasum")), limits.SHASUM),
+            as_text(payload.get("outfile")),
+        )
+        seen = self.transfers.get(key)
+        if seen is None:
+            self.transfers[key] = [1, timestamp]
+        else:
+            seen[0] += 1
+            seen[1] = min(seen[1], timestamp)
+
+    def _scan(self, _type: str, timestamp: str, event_hash: bytes, payload: dict[str, Any]) -> None:
+        """A file's VirusTotal verdict: the latest scan event of its SHA-256 wins."""
+        sha = payload.get("sha256")
+        if isinstance(sha, str) and sha:
+            latest = self.scans.get(sha)
+            if latest is None or (timestamp, event_hash) > latest[:2]:
+                self.scans[sha] = (timestamp, event_hash, payload)
+
+    def _version(self, _type: str, _ts: str, _hash: bytes, payload: dict[str, Any]) -> None:
+        version = payload.get("version")
+        if isinstance(version, str):
+            version = unwrap_version(version)
+            if self.version is None or version > self.version:
+                self.version = version
+
+    def _kex(self, _type: str, _ts: str, _hash: bytes, payload: dict[str, Any]) -> None:
+        hassh = payload.get("hassh")
+        if (
+            isinstance(hassh, str)
+            and len(hassh) <= limits.HASSH
+            and (self.hassh is None or hassh > self.hassh)
+        ):
+            self.hassh = hassh
 
     # -- rows ---------------------------------------------------------------------------
     # Rows are tuples in the column order of FILE_COLUMNS / COMMAND_COLUMNS / SUMMARY_COLUMNS,
@@ -254,6 +271,18 @@ class SessionFacts:
             now,
         )
 
+
+_Step = Callable[[SessionFacts, str, str, bytes, dict[str, Any]], None]
+#: The step of each event kind with more to it than being counted (a failed login: none).
+_STEPS: dict[str, _Step] = {
+    COMMAND_INPUT: SessionFacts._command,
+    LOGIN_SUCCESS: SessionFacts._success,
+    FILE_DOWNLOAD: SessionFacts._transfer,
+    FILE_UPLOAD: SessionFacts._transfer,
+    VT_SCANFILE: SessionFacts._scan,
+    CLIENT_VERSION: SessionFacts._version,
+    CLIENT_KEX: SessionFacts._kex,
+}
 
 FILE_COLUMNS = (
     "sensor",
