@@ -27,6 +27,7 @@ from cowrieprocessor.db.models import (
     SessionSummary,
 )
 from cowrieprocessor.db.strings import strings
+from cowrieprocessor.ingest import batches
 from cowrieprocessor.ingest.loader import IngestStats, Loader
 from cowrieprocessor.ingest.reader import discover
 from cowrieprocessor.reporting.events import stored_events
@@ -679,3 +680,16 @@ def test_a_failing_child_process_fails_the_run(
         ingest(engine, tmp_path / "a.json")
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(RawEvent)) == 0
+
+
+def test_event_row_positions_name_their_columns() -> None:
+    """The loader reads event rows by these names; they must point at those columns."""
+    named = {
+        batches.HASH: "event_hash",
+        batches.SESSION_ID: "session_id",
+        batches.SENSOR: "sensor",
+        batches.TIMESTAMP: "event_timestamp",
+        batches.OFFSET: "source_offset",
+        batches.FALLBACK_SENSOR: "fallback_sensor",
+    }
+    assert {position: batches.RAW_COLUMNS[position] for position in named} == named

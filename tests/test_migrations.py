@@ -250,10 +250,10 @@ def test_0013_places_the_events_without_sensor_of_a_database_loaded_before(
     from test_ingest import sensorless_parts, write_lines
 
     from cowrieprocessor.db.bulk import insert_rows
-    from cowrieprocessor.ingest import summaries
+    from cowrieprocessor.ingest import touched
     from cowrieprocessor.ingest.batches import prepare_batches
     from cowrieprocessor.ingest.loader import Loader
-    from cowrieprocessor.rollups.dirty import mark_touched_buckets
+    from cowrieprocessor.rollups.dirty import mark_buckets
     from cowrieprocessor.rollups.refresh import check, refresh_dirty
 
     log = tmp_path / "cowrie.json"
@@ -267,10 +267,10 @@ def test_0013_places_the_events_without_sensor_of_a_database_loaded_before(
         )
         with engine.begin() as conn:
             insert_rows(conn, "raw_events", OLD_RAW_COLUMNS, old_raw_rows(batch.rows, str(log)))
-            summaries.prepare(conn)
-            summaries.set_touched(conn, batch.sessions)
+            touched.create(conn)
+            touched.replace(conn, batch.sessions)
             store_at_0013(conn, batch.sessions.values(), (), batch.stamp)
-            mark_touched_buckets(conn)
+            mark_buckets(conn, touched.buckets(conn))
         assert len(snapshot(engine)["session_summaries"]) == 8  # s1 and s4 split in two
         upgrade(engine)
         refresh_dirty(engine)

@@ -47,12 +47,12 @@ from alembic import op
 from sqlalchemy import Connection
 
 from cowrieprocessor.db.bulk import insert_rows
-from cowrieprocessor.ingest import summaries
+from cowrieprocessor.ingest import summaries, touched
 from cowrieprocessor.ingest.batches import session_rows
 from cowrieprocessor.ingest.parse import load_json
 from cowrieprocessor.ingest.sessions import SessionFacts
 from cowrieprocessor.rollups import ddl
-from cowrieprocessor.rollups.dirty import mark_touched_buckets
+from cowrieprocessor.rollups.dirty import mark_buckets
 
 revision: str = "0013"
 down_revision: str | None = "0012"
@@ -184,7 +184,7 @@ def _touched_events(conn: Connection) -> list[list[Any]]:
     events = []
     for row in conn.exec_driver_sql(
         "SELECT r.id, r.sensor, r.session_id, r.event_type, r.event_timestamp, r.event_hash,"
-        " r.src_ip, r.payload FROM touched_sessions t CROSS JOIN raw_events r"
+        f" r.src_ip, r.payload FROM {touched.NAME} t CROSS JOIN raw_events r"
         " WHERE r.sensor = t.sensor AND r.session_id = t.session_id"
     ):
         event = list(row)
@@ -200,9 +200,9 @@ def _recompute(conn: Connection, keys: set[tuple[str, str]], stamp: str) -> None
     """Recompute the derived rows of the stored sessions ``keys``, marking their buckets."""
     if not keys:
         return
-    summaries.prepare(conn)
-    summaries.set_touched(conn, keys)
-    mark_touched_buckets(conn)
+    touched.create(conn)
+    touched.replace(conn, keys)
+    mark_buckets(conn, touched.buckets(conn))
     facts: dict[tuple[str, str], SessionFacts] = {}
     for _, sensor, session_id, kind, ts, event_hash, src_ip, payload in _touched_events(conn):
         session = facts.get((sensor, session_id))
@@ -210,7 +210,7 @@ def _recompute(conn: Connection, keys: set[tuple[str, str]], stamp: str) -> None
             session = facts[sensor, session_id] = SessionFacts(sensor, session_id)
         session.add(kind, ts, event_hash, src_ip, payload)
     _store(conn, [session_rows(f) for f in facts.values()], keys, stamp)
-    mark_touched_buckets(conn)
+    mark_buckets(conn, touched.buckets(conn))
 
 
 def _names_sensor(payload: dict[str, Any]) -> bool:
@@ -221,7 +221,7 @@ def _names_sensor(payload: dict[str, Any]) -> bool:
 def _place_shared_ids(conn: Connection, stamp: str) -> None:
     """Place the sensor-less events of every session id that several stored sessions
     share, recompute those sessions and mark their buckets dirty."""
-    summaries.prepare(conn)
+    touched.create(conn)
     keys = {
         (sensor, session_id)
         for sensor, session_id in conn.exec_driver_sql(
@@ -229,7 +229,7 @@ def _place_shared_ids(conn: Connection, stamp: str) -> None:
             " (SELECT session_id FROM session_summaries GROUP BY session_id HAVING COUNT(*) > 1)"
         )
     }
-    summaries.set_touched(conn, keys)
+    touched.replace(conn, keys)
     by_id: dict[str, list[list[Any]]] = defaultdict(list)
     for event in _touched_events(conn):
         by_id[event[2]].append(event)
@@ -254,13 +254,13 @@ def _place_shared_ids(conn: Connection, stamp: str) -> None:
         sa.text("UPDATE raw_events SET sensor = :to, fallback_sensor = :home WHERE id = :row"),
         moves,
     )
-    summaries.set_touched(conn, changed)
-    mark_touched_buckets(conn)
+    touched.replace(conn, changed)
+    mark_buckets(conn, touched.buckets(conn))
     empty = keys - facts.keys()
     rows = [session_rows(facts[key]) for key in changed - empty]
     _store(conn, rows, keys, stamp)
     summaries.delete_sessions(conn, empty)
-    mark_touched_buckets(conn)
+    mark_buckets(conn, touched.buckets(conn))
 
 
 def _store(
@@ -276,9 +276,9 @@ def _store(
         (known_rows if (row[0], row[1]) in known else new_rows).append(row)
         command_rows.extend(commands)
         file_rows.extend(files)
-    touched = "(sensor, session_id) IN (SELECT sensor, session_id FROM touched_sessions)"
-    conn.exec_driver_sql(f"DELETE FROM command_stats WHERE {touched}")
-    conn.exec_driver_sql(f"DELETE FROM files WHERE {touched}")
+    listed = f"(sensor, session_id) IN (SELECT sensor, session_id FROM {touched.NAME})"
+    conn.exec_driver_sql(f"DELETE FROM command_stats WHERE {listed}")
+    conn.exec_driver_sql(f"DELETE FROM files WHERE {listed}")
     insert_rows(conn, "command_stats", _COMMANDS, command_rows)
     insert_rows(conn, "files", _FILES, file_rows)
     insert_rows(conn, "session_summaries", _SUMMARIES, new_rows)

@@ -12,7 +12,7 @@ import marshal
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from cowrieprocessor.ingest.parse import BadRecord, parse_fields
 from cowrieprocessor.ingest.reader import END, read_records, tail_hash
@@ -34,6 +34,13 @@ RAW_COLUMNS = (
     "fallback_sensor",
 )
 EventRow = tuple[bytes, str, str, str, str, "str | None", str, int, int, str, "str | None"]
+#: Positions in an :data:`EventRow` of the columns read back from it.
+HASH: Final = 0
+SESSION_ID: Final = 1
+SENSOR: Final = 2
+TIMESTAMP: Final = 4
+OFFSET: Final = 8
+FALLBACK_SENSOR: Final = 10
 #: (summary row without its ``updated_at``, command rows, file rows) of one session.
 SessionRows = tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
@@ -80,6 +87,11 @@ _TIMESTAMP = 4
 #: Where a file row (:data:`~cowrieprocessor.ingest.sessions.FILE_COLUMNS`) holds its
 #: VirusTotal detections.
 _VT_POSITIVES = FILE_COLUMNS.index("vt_positives")
+
+
+def session_key(row: EventRow) -> SessionKey:
+    """The (sensor, session id) of an event row."""
+    return row[SENSOR], row[SESSION_ID]
 
 
 def session_rows(session: SessionFacts) -> SessionRows:

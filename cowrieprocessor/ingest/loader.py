@@ -31,14 +31,17 @@ from cowrieprocessor.db.checkpoints import background_checkpoints
 from cowrieprocessor.db.models import DeadLetter, EventSource, IngestSource
 from cowrieprocessor.db.partitions import analyze_if_grown, ensure_month_partitions
 from cowrieprocessor.db.retry import with_retries
-from cowrieprocessor.ingest import claims, placement, pruned, summaries
+from cowrieprocessor.ingest import claims, placement, pruned, summaries, touched
 from cowrieprocessor.ingest.batches import (
+    HASH,
     RAW_COLUMNS,
+    TIMESTAMP,
     EventRow,
     PreparedBatch,
     SessionKey,
     SessionRows,
     prepare_batches,
+    session_key,
     session_rows,
 )
 from cowrieprocessor.ingest.child import ChildProcess
@@ -49,7 +52,7 @@ from cowrieprocessor.ingest.reader import (
     path_text,
     tail_hash_at,
 )
-from cowrieprocessor.rollups.dirty import mark_buckets, touched_buckets
+from cowrieprocessor.rollups.dirty import mark_buckets
 
 #: Raw text kept of a dead letter (characters).
 DEAD_LETTER_TEXT = 4096
@@ -239,7 +242,7 @@ class Loader:
                 with ChildProcess() as child:
                     if any(_is_big(p) for p in plans):
                         child.start()  # its start-up overlaps the rest of the set-up
-                    summaries.prepare(conn)
+                    touched.create(conn)
                     conn.commit()
                     with background_checkpoints(conn):
                         self._ingest_files(conn, plans, started, child)
@@ -377,79 +380,96 @@ class Loader:
         """Insert the batch's new events, recompute the sessions they belong to; return how
         many events were new and how many sessions count as touched by this run.
         ``hidden``: stored sessions of pruned days, left alone."""
-        rows = batch.rows
-        batch_keys = batch.sessions.keys()  # the sessions of ``rows``
-        summaries.set_touched(conn, batch_keys)
-        # Stored sessions of the batch, and those sharing a session id with one of them.
-        stored = summaries.stored_sessions(conn)
-        for key in hidden:
-            stored.pop(key, None)
-        if any(key in stored for key in batch_keys):
-            # Only events of sessions the database knows can be stored already.
-            hashes = summaries.stored_hashes(conn)
-            if hashes:
-                rows = [r for r in rows if r[0] not in hashes]
+        stored, rows = _unstored(conn, batch, hidden)
         if not rows:
             return 0, 0
         sessions = batch.sessions
         if _insert_events(conn, rows) < len(rows):
-            # Stored already under another session key (an event without sensor stored
-            # with another --sensor, or placed in the session that names its sensor): keep
-            # only what this batch really added.
-            ours = summaries.known_hashes(conn, rows, inserted_at=now)
-            rows = [r for r in rows if r[0] in ours]
-            fresh = summaries.facts_of(r for r in rows if (r[2], r[1]) not in stored)
-            sessions = {key: session_rows(facts) for key, facts in fresh.items()}
-        if len(rows) == len(batch.rows):
-            counted = self._recompute(conn, batch_keys, stored, sessions, batch.stamp, listed=True)
+            rows, sessions = _really_inserted(conn, rows, stored, now)
+        if len(rows) == len(batch.rows):  # the touched list holds the batch's sessions
+            keys: Collection[SessionKey] = batch.sessions.keys()
+            counted = self._recompute(conn, keys, stored, sessions, batch.stamp, listed=True)
         else:
-            touched = {(r[2], r[1]) for r in rows}
-            counted = self._recompute(conn, touched, stored, sessions, batch.stamp, listed=False)
+            keys = {session_key(r) for r in rows}
+            counted = self._recompute(conn, keys, stored, sessions, batch.stamp, listed=False)
         return len(rows), counted
 
     def _recompute(
         self,
         conn: Connection,
-        touched: Collection[SessionKey],
+        keys: Collection[SessionKey],
         stored: dict[SessionKey, datetime],
         batch_sessions: dict[SessionKey, SessionRows],
         stamp: str,
         *,
         listed: bool,
     ) -> int:
-        """Replace the derived rows of the ``touched`` sessions (their events stored) and of
-        any session a sensor-less event leaves or joins; mark their buckets dirty. Return
-        how many of them count as touched by this run.
+        """Replace the derived rows of the sessions ``keys`` (their events stored) and of any
+        session a sensor-less event leaves or joins; mark their buckets dirty. Return how
+        many of them count as touched by this run.
 
-        ``listed``: ``touched_sessions`` holds ``touched`` already.
+        ``listed``: the touched list holds ``keys`` already.
         """
-        ids = {session_id for _, session_id in touched}
-        related = {*touched, *(key for key in stored if key[1] in ids)}
+        ids = {session_id for _, session_id in keys}
+        related = {*keys, *(key for key in stored if key[1] in ids)}
         # A session id held by several sessions: its sensor-less events may belong elsewhere.
         shared = placement.shared_ids(related)
         group = {key for key in related if key[1] in shared}
         placed = placement.place(conn, group) if group else placement.Placed({}, set(), set())
         # Brand-new sessions: the batch holds all their events, its rows are theirs.
-        new_sessions = [key for key in touched if key not in stored and key not in group]
+        new_sessions = [key for key in keys if key not in stored and key not in group]
         computed = [batch_sessions[key] for key in new_sessions]
-        continuing = [key for key in touched if key in stored and key not in group]
+        continuing = [key for key in keys if key in stored and key not in group]
         if continuing:
-            summaries.set_touched(conn, continuing)
+            touched.replace(conn, continuing)
             computed.extend(session_rows(f) for f in summaries.load_facts(conn).values())
         computed.extend(session_rows(f) for f in placed.facts.values())
         if continuing or group or not listed:
             # Events may have moved to sessions new here (back to their fallback sensor).
-            summaries.set_touched(conn, {*touched, *group, *placed.facts})
-        buckets = touched_buckets(conn)  # the days the known sessions belonged to so far
+            touched.replace(conn, {*keys, *group, *placed.facts})
+        buckets = touched.buckets(conn)  # the days the known sessions belonged to so far
         summaries.store(conn, computed, stored.keys(), stamp)
         summaries.delete_sessions(conn, placed.empty)
         # With the days they belong to now, marked in one sorted pass: concurrent loaders
         # lock the marks they share in the same order, so they cannot deadlock on them.
-        mark_buckets(conn, buckets | touched_buckets(conn))
+        mark_buckets(conn, buckets | touched.buckets(conn))
         # Count each session once per run, without remembering them all: new ones are new
         # once; known ones count when this run had not written them yet.
         written = [*new_sessions, *continuing, *placed.facts]
         return sum(1 for key in written if key not in stored or stored[key] < self._started_at)
+
+
+def _unstored(
+    conn: Connection, batch: PreparedBatch, hidden: set[SessionKey]
+) -> tuple[dict[SessionKey, datetime], list[EventRow]]:
+    """List the batch's sessions as touched; return the stored sessions sharing a session id
+    with one of them (with when each was written; ``hidden`` ones left out) and the batch's
+    rows that are not stored yet."""
+    keys = batch.sessions.keys()
+    touched.replace(conn, keys)
+    stored = summaries.stored_sessions(conn)
+    for key in hidden:
+        stored.pop(key, None)
+    rows = batch.rows
+    if any(key in stored for key in keys):
+        # Only events of sessions the database knows can be stored already.
+        hashes = summaries.stored_hashes(conn)
+        if hashes:
+            rows = [r for r in rows if r[HASH] not in hashes]
+    return stored, rows
+
+
+def _really_inserted(
+    conn: Connection, rows: list[EventRow], stored: dict[SessionKey, datetime], now: datetime
+) -> tuple[list[EventRow], dict[SessionKey, SessionRows]]:
+    """The ``rows`` the insert of ``now`` added, and the rows of their sessions new here.
+
+    The others were stored already under another session key (an event without sensor
+    stored with another --sensor, or placed in the session that names its sensor)."""
+    ours = summaries.known_hashes(conn, rows, inserted_at=now)
+    rows = [r for r in rows if r[HASH] in ours]
+    fresh = summaries.facts_of(r for r in rows if session_key(r) not in stored)
+    return rows, {key: session_rows(facts) for key, facts in fresh.items()}
 
 
 def _to_read(plan: _FilePlan) -> int:
@@ -480,7 +500,7 @@ def _young_gc_only() -> Iterator[None]:
 
 def _months(rows: list[EventRow]) -> set[date]:
     """The months (first days) of the events' timestamps (stored UTC text)."""
-    return {date(int(m[:4]), int(m[5:7]), 1) for m in {row[4][:7] for row in rows}}
+    return {date(int(m[:4]), int(m[5:7]), 1) for m in {row[TIMESTAMP][:7] for row in rows}}
 
 
 def _source_id(conn: Connection, path: str) -> int:

@@ -22,13 +22,22 @@ from datetime import date
 from sqlalchemy import Connection, text
 
 from cowrieprocessor.db.retention import PRUNED_DAY
-from cowrieprocessor.ingest import summaries
-from cowrieprocessor.ingest.batches import EventRow, PreparedBatch, SessionKey, session_rows
+from cowrieprocessor.ingest import summaries, touched
+from cowrieprocessor.ingest.batches import (
+    FALLBACK_SENSOR,
+    OFFSET,
+    TIMESTAMP,
+    EventRow,
+    PreparedBatch,
+    SessionKey,
+    session_key,
+    session_rows,
+)
 from cowrieprocessor.ingest.parse import load_json, sorted_json
 from cowrieprocessor.ingest.stored import original_event
 
 _PRUNED_SESSIONS = text(
-    "SELECT s.sensor, s.session_id FROM touched_sessions t CROSS JOIN session_summaries s"
+    f"SELECT s.sensor, s.session_id FROM {touched.NAME} t CROSS JOIN session_summaries s"
     " WHERE s.session_id = t.session_id AND s.first_day < :before"
 )
 
@@ -38,29 +47,29 @@ def set_aside(
 ) -> tuple[PreparedBatch, set[SessionKey]]:
     """``batch`` without its events for pruned days (now dead letters of the batch), and the
     stored sessions of pruned days sharing a session id with it."""
-    summaries.set_touched(conn, batch.sessions.keys())
+    touched.replace(conn, batch.sessions.keys())
     day = before.isoformat()
     param = before if conn.dialect.name == "postgresql" else day
     pruned = {(s, i) for s, i in conn.execute(_PRUNED_SESSIONS, {"before": param})}
     pruned_ids = {session_id for _, session_id in pruned}
     kept, aside = [], []
     for row in batch.rows:
-        session_id, sensor, ts, fallback = row[1], row[2], row[4], row[10]
+        key = session_key(row)
         if (
-            ts < day  # the timestamp text starts with its ISO day
-            or (sensor, session_id) in pruned
-            or (session_id in pruned_ids and fallback is not None)  # names no sensor
+            row[TIMESTAMP] < day  # the timestamp text starts with its ISO day
+            or key in pruned
+            or (key[1] in pruned_ids and row[FALLBACK_SENSOR] is not None)  # names no sensor
         ):
             aside.append(row)
         else:
             kept.append(row)
     if not aside:
         return batch, pruned
-    changed = {(r[2], r[1]) for r in aside}
+    changed = {session_key(r) for r in aside}
     sessions = {k: v for k, v in batch.sessions.items() if k not in changed}
-    facts = summaries.facts_of(r for r in kept if (r[2], r[1]) in changed)
+    facts = summaries.facts_of(r for r in kept if session_key(r) in changed)
     sessions.update((key, session_rows(f)) for key, f in facts.items())
-    dead = [*batch.dead, *((r[8], PRUNED_DAY, _logged(r)) for r in aside)]
+    dead = [*batch.dead, *((r[OFFSET], PRUNED_DAY, _logged(r)) for r in aside)]
     events = batch.events - len(aside)
     return batch._replace(rows=kept, sessions=sessions, dead=dead, events=events), pruned
 

@@ -1,6 +1,6 @@
 """Store per-session tables (summaries, command stats, files) for the sessions a batch touched.
 
-The loader lists the batch's sessions in the temporary table ``touched_sessions``; this
+The loader lists the batch's sessions in ``touched`` (a temporary table); this
 module finds which of them the database already knows, reads back all events of those,
 and replaces their derived rows with what :class:`SessionFacts` computes.
 """
@@ -11,13 +11,13 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, MetaData, Row, String, Table, delete, select, tuple_
+from sqlalchemy import Connection, Row, delete, select, tuple_
 
-from cowrieprocessor.db import limits
-from cowrieprocessor.db.bulk import clear_table, insert_rows
+from cowrieprocessor.db.bulk import insert_rows
 from cowrieprocessor.db.models import CommandStat, FileTransfer, RawEvent, SessionSummary
 from cowrieprocessor.db.strings import intern
-from cowrieprocessor.ingest.batches import EventRow, SessionRows
+from cowrieprocessor.ingest import touched
+from cowrieprocessor.ingest.batches import HASH, TIMESTAMP, EventRow, SessionKey, SessionRows
 from cowrieprocessor.ingest.parse import load_json
 from cowrieprocessor.ingest.sessions import (
     COMMAND_COLUMNS,
@@ -26,16 +26,6 @@ from cowrieprocessor.ingest.sessions import (
     SessionFacts,
 )
 from cowrieprocessor.ingest.stored import event_columns
-
-SessionKey = tuple[str, str]
-
-touched_sessions = Table(
-    "touched_sessions",
-    MetaData(),
-    Column("sensor", String(limits.SENSOR), primary_key=True),
-    Column("session_id", String(limits.SESSION_ID), primary_key=True),
-    prefixes=["TEMPORARY"],
-)
 
 _summaries = SessionSummary.__table__
 _commands = CommandStat.__table__
@@ -48,25 +38,6 @@ _COMPUTED = [
 ]
 
 
-def prepare(conn: Connection) -> None:
-    """Create the connection's ``touched_sessions`` table if it does not exist yet."""
-    touched_sessions.create(conn, checkfirst=True)
-
-
-def set_touched(conn: Connection, keys: Iterable[SessionKey]) -> None:
-    """Make ``touched_sessions`` hold exactly ``keys``."""
-    clear_table(conn, "touched_sessions")
-    rows = list(keys)
-    if rows:
-        insert_rows(conn, "touched_sessions", ("sensor", "session_id"), rows)
-
-
-def _is_touched(table: Table) -> Any:
-    return tuple_(table.c.sensor, table.c.session_id).in_(
-        select(touched_sessions.c.sensor, touched_sessions.c.session_id)
-    )
-
-
 def stored_sessions(conn: Connection) -> dict[SessionKey, datetime]:
     """Stored sessions that share a session id with a touched one (the touched ones that are
     stored among them), with when each summary was last written.
@@ -75,7 +46,7 @@ def stored_sessions(conn: Connection) -> dict[SessionKey, datetime]:
     """
     rows = conn.exec_driver_sql(
         "SELECT s.sensor, s.session_id, s.updated_at"
-        " FROM touched_sessions t CROSS JOIN session_summaries s"
+        f" FROM {touched.NAME} t CROSS JOIN session_summaries s"
         " WHERE s.session_id = t.session_id"
     )
     return {(sensor, session_id): _as_datetime(updated) for sensor, session_id, updated in rows}
@@ -96,7 +67,7 @@ def stored_hashes(conn: Connection) -> set[bytes]:
     """
     return set(
         conn.exec_driver_sql(
-            "SELECT r.event_hash FROM touched_sessions t CROSS JOIN raw_events r"
+            f"SELECT r.event_hash FROM {touched.NAME} t CROSS JOIN raw_events r"
             " WHERE r.sensor = t.sensor AND r.session_id = t.session_id"
         ).scalars()
     )
@@ -113,7 +84,7 @@ def known_hashes(
     found: set[bytes] = set()
     key = tuple_(_raw.c.event_timestamp, _raw.c.event_hash)
     for i in range(0, len(events), 400):
-        pairs = [(datetime.fromisoformat(e[4]), e[0]) for e in events[i : i + 400]]
+        pairs = [(datetime.fromisoformat(e[TIMESTAMP]), e[HASH]) for e in events[i : i + 400]]
         query = select(_raw.c.event_hash).where(key.in_(pairs))
         if inserted_at is not None:
             query = query.where(_raw.c.ingested_at == inserted_at)
@@ -124,10 +95,10 @@ def known_hashes(
 def _events_sql(dialect: str) -> str:
     """Every stored event of the touched sessions (:func:`~cowrieprocessor.ingest.stored.
     event_columns`)."""
-    # touched_sessions first (CROSS JOIN fixes SQLite's join order): index lookups per
+    # The touched sessions first (CROSS JOIN fixes SQLite's join order): index lookups per
     # session, never a scan of raw_events.
     return (
-        f"SELECT {event_columns(dialect)} FROM touched_sessions t CROSS JOIN raw_events r"
+        f"SELECT {event_columns(dialect)} FROM {touched.NAME} t CROSS JOIN raw_events r"
         " WHERE r.sensor = t.sensor AND r.session_id = t.session_id"
     )
 
@@ -149,8 +120,8 @@ def load_facts(conn: Connection) -> dict[SessionKey, SessionFacts]:
 
 def session_events(conn: Connection, keys: Iterable[SessionKey]) -> Sequence[Row[Any]]:
     """Every stored event of the sessions ``keys`` (rows as ``stored.event_columns`` says);
-    ``touched_sessions`` holds ``keys`` afterwards."""
-    set_touched(conn, keys)
+    the touched list holds ``keys`` afterwards."""
+    touched.replace(conn, keys)
     return conn.exec_driver_sql(_events_sql(conn.dialect.name)).all()
 
 
@@ -196,12 +167,13 @@ def store(
     command_rows: list[tuple[Any, ...]] = []
     file_rows: list[tuple[Any, ...]] = []
     for summary, commands, files in sessions:
-        row = (*summary[:-1], stamp)
-        (known_rows if (row[0], row[1]) in known else new_rows).append(row)
+        sensor, session_id, *computed, _ = summary  # SUMMARY_COLUMNS; updated_at is last
+        row = (sensor, session_id, *computed, stamp)
+        (known_rows if (sensor, session_id) in known else new_rows).append(row)
         command_rows.extend(commands)
         file_rows.extend(files)
-    conn.execute(delete(_commands).where(_is_touched(_commands)))
-    conn.execute(delete(_files).where(_is_touched(_files)))
+    conn.execute(delete(_commands).where(touched.contains(_commands)))
+    conn.execute(delete(_files).where(touched.contains(_files)))
     insert_rows(conn, "command_stats", COMMAND_COLUMNS, _interned(conn, command_rows))
     insert_rows(conn, "files", FILE_COLUMNS, file_rows)
     # New sessions go in plainly (a straight COPY on PostgreSQL), known ones are updated.
@@ -213,5 +185,5 @@ def store(
 
 def _interned(conn: Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Command rows with the command's text replaced by its id in ``strings``."""
-    ids = intern(conn, (row[2] for row in rows))
+    ids = intern(conn, (command for _, _, command, *_ in rows))
     return [(sensor, sid, ids[command], *rest) for sensor, sid, command, *rest in rows]
