@@ -691,5 +691,6 @@ def test_event_row_positions_name_their_columns() -> None:
         batches.TIMESTAMP: "event_timestamp",
         batches.OFFSET: "source_offset",
         batches.FALLBACK_SENSOR: "fallback_sensor",
+        batches.INSTANCE: "instance_id",
     }
     assert {position: batches.RAW_COLUMNS[position] for position in named} == named

@@ -231,8 +231,9 @@ def old_raw_rows(rows: list[tuple], source: str) -> list[tuple]:
     from cowrieprocessor.ingest.stored import original_event
 
     old = []
-    for digest, session_id, sensor, kind, ts, src_ip, payload, _, offset, stamp, fallback in rows:
-        event = original_event(load_json(payload), kind, session_id, sensor, ts, src_ip, fallback)
+    for row in rows:
+        digest, session_id, sensor, kind, ts, src_ip, payload, _, offset, stamp, *rest = row
+        event = original_event(load_json(payload), kind, session_id, sensor, ts, src_ip, *rest)
         whole = sorted_json(event).decode()
         old.append(
             (digest.hex(), session_id, sensor, kind, ts, src_ip, whole, source, offset, stamp)
@@ -429,5 +430,47 @@ def test_0016_converts_a_populated_database_in_place(empty_db_url: str, tmp_path
                 assert left == 0
         again = Loader(engine, full=True).ingest(files)
         assert again.events_new == 0 and again.events_duplicate > 0
+    finally:
+        engine.dispose()
+
+
+def test_0018_moves_instance_uuids_out_of_the_payloads_in_place(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    """A database at 0017 (uuids in the payloads) upgrades to the rows a fresh load writes,
+    byte for byte; the downgrade puts every uuid back."""
+    from dbhelpers import snapshot
+    from report_data import dirty_logs
+
+    from cowrieprocessor.ingest.loader import Loader
+    from cowrieprocessor.reporting.events import stored_events
+
+    engine = create_engine_for_url(empty_db_url)
+    pg = engine.dialect.name == "postgresql"
+    uuids_in_payloads = "SELECT COUNT(*) FROM raw_events WHERE " + (
+        "json_typeof(payload -> 'uuid') = 'string'"
+        if pg
+        else "json_type(payload, '$.uuid') = 'text'"
+    )
+    try:
+        upgrade(engine)
+        Loader(engine).ingest(dirty_logs(tmp_path / "logs"))
+        with engine.connect() as conn:
+            events = list(stored_events(conn))
+            with_instance = conn.exec_driver_sql(
+                "SELECT COUNT(*) FROM raw_events WHERE instance_id IS NOT NULL"
+            ).scalar_one()
+            assert conn.exec_driver_sql(uuids_in_payloads).scalar() == 0
+        assert with_instance > 0 and sum("uuid" in e for e in events) == with_instance
+        fresh = snapshot(engine)["raw_events"]
+        downgrade(engine, "0017")
+        assert "instance_id" not in {c["name"] for c in inspect(engine).get_columns("raw_events")}
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql(uuids_in_payloads).scalar() == with_instance
+        upgrade(engine)
+        assert snapshot(engine)["raw_events"] == fresh
+        with engine.connect() as conn:
+            assert list(stored_events(conn)) == events
+        _check_no_drift(engine)
     finally:
         engine.dispose()

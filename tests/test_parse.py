@@ -73,7 +73,8 @@ def test_fields_are_extracted() -> None:
 def _back(event: Event) -> dict[str, object]:
     """The event put back together from what would be stored."""
     columns = (event.event_type, event.session_id, event.sensor, event.timestamp, event.src_ip)
-    return original_event(json.loads(event.payload_json), *columns, event.fallback_sensor)
+    stored = json.loads(event.payload_json)
+    return original_event(stored, *columns, event.fallback_sensor, event.instance)
 
 
 def test_the_stored_payload_leaves_out_what_the_columns_hold() -> None:
@@ -93,6 +94,9 @@ def test_the_stored_payload_leaves_out_what_the_columns_hold() -> None:
         {"sensor": None},
         {"src_ip": 7},
         {"src_ip": None},
+        {"uuid": "795b929e-a02f-11ee-94b2-9b0810c67fd9"},  # Cowrie's instance id: a column
+        {"uuid": ["not", "a", "string"]},  # kept in the payload
+        {"uuid": ""},
     ],
 )
 def test_every_form_of_a_column_field_comes_back(changes: dict[str, object]) -> None:
@@ -247,3 +251,11 @@ def test_numbers_no_json_column_can_hold_are_set_aside(token: bytes) -> None:
         with pytest.raises(BadRecord) as info:
             parse_record(data)
         assert info.value.reason == "bad_number"
+
+
+def test_the_instance_uuid_string_is_held_apart() -> None:
+    uuid = "795b929e-a02f-11ee-94b2-9b0810c67fd9"
+    event = parse_record(line(uuid=uuid))
+    assert event.instance == uuid and "uuid" not in json.loads(event.payload_json)
+    odd = parse_record(line(uuid=7))
+    assert odd.instance is None and json.loads(odd.payload_json)["uuid"] == 7

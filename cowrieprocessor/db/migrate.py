@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 #: The newest revision in alembic/versions (a test keeps the two in step).
-SCHEMA_HEAD = "0017"
+SCHEMA_HEAD = "0018"
 #: Advisory lock key serialising schema changes on PostgreSQL ("schema" in ASCII).
 _SCHEMA_LOCK = 0x736368656D61
 

@@ -78,6 +78,10 @@ class RawEvent(Base):
     #: ``unknown``), wherever ``ingest/placement.py`` puts it. NULL for an event that names
     #: its sensor (its ``sensor`` column is then the one it names).
     fallback_sensor: Mapped[str | None] = mapped_column(String(limits.SENSOR))
+    #: The event's ``uuid`` string (Cowrie's instance id, on every event of a sensor) as its
+    #: id in ``strings``; NULL when it has none (or a ``uuid`` that is not a string, which
+    #: stays in the payload).
+    instance_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index(None, "sensor", "session_id"),

@@ -32,8 +32,13 @@ RAW_COLUMNS = (
     "source_offset",
     "ingested_at",
     "fallback_sensor",
+    "instance_id",
 )
-EventRow = tuple[bytes, str, str, str, str, "str | None", str, int, int, str, "str | None"]
+#: An event as the loader writes it; its last field is the instance uuid's text, which
+#: becomes its id in ``strings`` on insert (``instance_id``).
+EventRow = tuple[
+    bytes, str, str, str, str, "str | None", str, int, int, str, "str | None", "str | None"
+]
 #: Positions in an :data:`EventRow` of the columns read back from it.
 HASH: Final = 0
 SESSION_ID: Final = 1
@@ -41,6 +46,7 @@ SENSOR: Final = 2
 TIMESTAMP: Final = 4
 OFFSET: Final = 8
 FALLBACK_SENSOR: Final = 10
+INSTANCE: Final = 11
 #: (summary row without its ``updated_at``, command rows, file rows) of one session.
 SessionRows = tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
@@ -201,10 +207,12 @@ def _fold_event(
 ) -> None:
     """Keep a parsed event (:func:`parse_fields`) as the batch's row of its hash, unless the
     batch has that event already, and fold it into its session's facts."""
-    h, session_id, sensor, kind, ts, src_ip, text, payload, fallback = fields
+    h, session_id, sensor, kind, ts, src_ip, text, payload, fallback, instance = fields
     if h in rows:
         return
-    rows[h] = (h, session_id, sensor, kind, ts, src_ip, text, source, offset, stamp, fallback)
+    rows[h] = (
+        h, session_id, sensor, kind, ts, src_ip, text, source, offset, stamp, fallback, instance
+    )  # fmt: skip
     session = facts.get((sensor, session_id))
     if session is None:
         session = facts[sensor, session_id] = SessionFacts(sensor, session_id)

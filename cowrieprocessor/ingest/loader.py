@@ -31,9 +31,11 @@ from cowrieprocessor.db.checkpoints import background_checkpoints
 from cowrieprocessor.db.models import DeadLetter, EventSource, IngestSource
 from cowrieprocessor.db.partitions import analyze_if_grown, ensure_month_partitions
 from cowrieprocessor.db.retry import with_retries
+from cowrieprocessor.db.strings import intern
 from cowrieprocessor.ingest import claims, placement, pruned, summaries, touched
 from cowrieprocessor.ingest.batches import (
     HASH,
+    INSTANCE,
     RAW_COLUMNS,
     TIMESTAMP,
     EventRow,
@@ -515,11 +517,14 @@ def _dialect_insert(conn: Connection) -> Any:
 
 
 def _insert_events(conn: Connection, rows: list[EventRow]) -> int:
+    """Insert the rows not stored yet, each instance uuid as its id in ``strings``; return
+    how many went in."""
+    ids = intern(conn, {r[INSTANCE] for r in rows if r[INSTANCE] is not None})
     return insert_rows(
         conn,
         "raw_events",
         RAW_COLUMNS,
-        rows,
+        [(*r[:INSTANCE], None if r[INSTANCE] is None else ids[r[INSTANCE]]) for r in rows],
         "ON CONFLICT (event_timestamp, event_hash) DO NOTHING",
     )
 

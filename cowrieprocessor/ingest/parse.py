@@ -41,7 +41,8 @@ class Event(NamedTuple):
     ``event_hash`` is the BLAKE2b-128 digest of the whole event's canonical JSON;
     ``payload_json`` the canonical JSON of what the columns do not hold
     (:func:`~cowrieprocessor.ingest.stored.stored_payload`), ``payload`` the whole event.
-    ``fallback_sensor`` is the sensor of an event that names none (else None).
+    ``fallback_sensor`` is the sensor of an event that names none (else None);
+    ``instance`` its ``uuid`` string (Cowrie's instance id; None if it has none).
     """
 
     event_hash: bytes
@@ -53,6 +54,7 @@ class Event(NamedTuple):
     payload_json: str
     payload: dict[str, Any]
     fallback_sensor: str | None
+    instance: str | None
 
 
 def _clean(value: Any) -> Any:
@@ -217,6 +219,7 @@ def parse_fields(data: bytes, default_sensor: str | None = None) -> tuple[Any, .
         src_ip = None
     elif len(src_ip) > limits.SRC_IP:
         raise BadRecord("bad_src_ip")
+    instance = get("uuid")
     canonical = sorted_json(obj)
     return (
         blake2b(canonical, digest_size=16).digest(),
@@ -228,4 +231,5 @@ def parse_fields(data: bytes, default_sensor: str | None = None) -> tuple[Any, .
         sorted_json(stored_payload(obj, timestamp, named=fallback is None)).decode(),
         obj,
         fallback,
+        instance if type(instance) is str else None,
     )

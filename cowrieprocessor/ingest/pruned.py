@@ -76,6 +76,8 @@ def set_aside(
 
 def _logged(row: EventRow) -> bytes:
     """The event of ``row`` as logged (up to key order), for its dead letter."""
-    _, session_id, sensor, event_type, ts, src_ip, payload, _, _, _, fallback = row
-    event = original_event(load_json(payload), event_type, session_id, sensor, ts, src_ip, fallback)
+    _, session_id, sensor, event_type, ts, src_ip, payload, _, _, _, fallback, instance = row
+    event = original_event(
+        load_json(payload), event_type, session_id, sensor, ts, src_ip, fallback, instance
+    )
     return sorted_json(event)

@@ -5,7 +5,9 @@
 (``src_ip``), the ``sensor`` of an event that names one (``sensor``; an event that names
 none has ``fallback_sensor`` set and keeps its own ``sensor`` field, if any), and a
 ``timestamp`` written the way Cowrie writes UTC (``2024-05-01T10:00:00.123456Z``, which
-``event_timestamp`` gives back; any other form stays). :func:`original_event` puts the
+``event_timestamp`` gives back; any other form stays) and a ``uuid`` string (Cowrie's
+instance id, the same on every event of a sensor: ``instance_id``, its id in ``strings``).
+:func:`original_event` puts the
 event back together, equal to the logged one (after the clean-up of unstorable
 characters, docs/ingest.md) up to key order.
 """
@@ -20,7 +22,8 @@ _ALWAYS = ("eventid", "session")
 
 def event_columns(dialect: str) -> str:
     """The columns of ``raw_events r`` an event is read back with: sensor, session id, type,
-    timestamp (stored UTC text), hash, source IP, payload text and fallback sensor."""
+    timestamp (stored UTC text), hash, source IP, payload text and fallback sensor (not its
+    instance: :data:`INSTANCE_JOIN` adds that)."""
     if dialect == "postgresql":
         ts = "to_char(r.event_timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
         payload = "r.payload::text"
@@ -30,6 +33,10 @@ def event_columns(dialect: str) -> str:
         f"r.sensor, r.session_id, r.event_type, {ts}, r.event_hash, r.src_ip, {payload},"
         " r.fallback_sensor"
     )
+
+
+#: Joined to ``raw_events r``, gives ``instance.text``: the event's instance uuid (or NULL).
+INSTANCE_JOIN = "LEFT JOIN strings instance ON instance.id = r.instance_id"
 
 
 def cowrie_timestamp(timestamp: str) -> str:
@@ -47,6 +54,8 @@ def stored_payload(event: dict[str, Any], timestamp: str, *, named: bool) -> dic
         del payload["src_ip"]
     if payload["timestamp"] == cowrie_timestamp(timestamp):
         del payload["timestamp"]
+    if type(payload.get("uuid")) is str:
+        del payload["uuid"]
     return payload
 
 
@@ -58,8 +67,10 @@ def original_event(
     timestamp: str,
     src_ip: str | None,
     fallback_sensor: str | None,
+    instance: str | None,
 ) -> dict[str, Any]:
-    """The logged event back from a stored payload (modified in place) and its columns."""
+    """The logged event back from a stored payload (modified in place) and its columns
+    (``instance``: the text of its ``instance_id``)."""
     payload["eventid"] = event_type
     payload["session"] = session_id
     if fallback_sensor is None:
@@ -68,4 +79,6 @@ def original_event(
         payload["src_ip"] = src_ip
     if "timestamp" not in payload:
         payload["timestamp"] = cowrie_timestamp(timestamp)
+    if instance is not None:
+        payload["uuid"] = instance
     return payload

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, text
 
 from cowrieprocessor.db.types import UTCDateTime
 from cowrieprocessor.ingest.parse import load_json, sorted_json
-from cowrieprocessor.ingest.stored import event_columns, original_event
+from cowrieprocessor.ingest.stored import INSTANCE_JOIN, event_columns, original_event
 
 #: Events fetched per round trip.
 PAGE = 2000
@@ -43,7 +43,8 @@ def stored_events(
     if sensor is not None:
         where.append("r.sensor = :sensor")
         params["sensor"] = sensor
-    sql = f"SELECT {event_columns(conn.dialect.name)} FROM raw_events r"
+    sql = f"SELECT {event_columns(conn.dialect.name)}, instance.text FROM raw_events r"
+    sql += f" {INSTANCE_JOIN}"
     if where:
         sql += " WHERE " + " AND ".join(where)
     query = text(sql + " ORDER BY r.event_timestamp, r.event_hash").bindparams(
@@ -51,8 +52,10 @@ def stored_events(
     )
     streamed = {"stream_results": True, "yield_per": PAGE}
     rows = conn.execute(query, params, execution_options=streamed)
-    for sensor_, session_id, kind, ts, _, src_ip, payload, fallback in rows:
-        yield original_event(load_json(payload), kind, session_id, sensor_, ts, src_ip, fallback)
+    for sensor_, session_id, kind, ts, _, src_ip, payload, fallback, instance in rows:
+        yield original_event(
+            load_json(payload), kind, session_id, sensor_, ts, src_ip, fallback, instance
+        )
 
 
 def write_events(
