@@ -31,7 +31,7 @@ def table_rows(
 def snapshot(engine: Engine) -> dict[str, list[dict[str, Any]]]:
     """Every derived table, minus bookkeeping columns, for equality checks."""
     return {
-        "raw_events": table_rows(engine, "raw_events", "event_hash", VOLATILE),
+        "raw_events": raw_events(engine),
         "session_summaries": table_rows(
             engine, "session_summaries", "sensor, session_id", VOLATILE
         ),
@@ -40,6 +40,20 @@ def snapshot(engine: Engine) -> dict[str, list[dict[str, Any]]]:
             engine, "files", "sensor, session_id, direction, url, shasum, outfile", VOLATILE
         ),
     }
+
+
+def raw_events(engine: Engine) -> list[dict[str, Any]]:
+    """``raw_events`` with each instance uuid as its text (ids depend on the load order), at
+    any revision."""
+    from sqlalchemy import inspect
+
+    if "instance_id" not in {c["name"] for c in inspect(engine).get_columns("raw_events")}:
+        return table_rows(engine, "raw_events", "event_hash", VOLATILE)
+    texts = (
+        "(SELECT r.*, s.text AS instance FROM raw_events r"
+        " LEFT JOIN strings s ON s.id = r.instance_id)"
+    )
+    return table_rows(engine, f"{texts} AS t", "event_hash", (*VOLATILE, "instance_id"))
 
 
 def command_stats(engine: Engine) -> list[dict[str, Any]]:

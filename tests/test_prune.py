@@ -406,16 +406,16 @@ def test_sqlite_gives_the_space_back(tmp_path: Path) -> None:
 def test_the_migration_keeps_reports_and_goes_back(empty_db_url: str, tmp_path: Path) -> None:
     engine = create_engine_for_url(empty_db_url)
     try:
-        upgrade(engine, "0016")  # the revision before 0017
+        upgrade(engine)
         Loader(engine).ingest(dirty_logs(tmp_path / "logs"))
         refresh_dirty(engine)
         before = all_reports(engine)
+        downgrade(engine, "0016")  # the revision before 0017
+        assert current_revision(engine) == "0016"
+        assert all_reports(engine) == before
         upgrade(engine)
         assert all_reports(engine) == before
         with engine.connect() as conn:
             assert retention.read(conn) == retention.Watermark(None, None)
-        downgrade(engine, "0016")
-        assert current_revision(engine) == "0016"
-        assert all_reports(engine) == before
     finally:
         engine.dispose()

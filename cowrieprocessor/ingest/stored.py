@@ -23,7 +23,7 @@ _ALWAYS = ("eventid", "session")
 def event_columns(dialect: str) -> str:
     """The columns of ``raw_events r`` an event is read back with: sensor, session id, type,
     timestamp (stored UTC text), hash, source IP, payload text and fallback sensor (not its
-    instance: :data:`INSTANCE_JOIN` adds that)."""
+    instance: :data:`INSTANCE_TEXT` is that)."""
     if dialect == "postgresql":
         ts = "to_char(r.event_timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
         payload = "r.payload::text"
@@ -35,8 +35,9 @@ def event_columns(dialect: str) -> str:
     )
 
 
-#: Joined to ``raw_events r``, gives ``instance.text``: the event's instance uuid (or NULL).
-INSTANCE_JOIN = "LEFT JOIN strings instance ON instance.id = r.instance_id"
+#: The instance uuid of the event of ``raw_events r`` (or NULL): one index lookup a row, so
+#: a long export never joins the whole string dictionary.
+INSTANCE_TEXT = "(SELECT s.text FROM strings s WHERE s.id = r.instance_id)"
 
 
 def cowrie_timestamp(timestamp: str) -> str:

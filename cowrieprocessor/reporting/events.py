@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, text
 
 from cowrieprocessor.db.types import UTCDateTime
 from cowrieprocessor.ingest.parse import load_json, sorted_json
-from cowrieprocessor.ingest.stored import INSTANCE_JOIN, event_columns, original_event
+from cowrieprocessor.ingest.stored import INSTANCE_TEXT, event_columns, original_event
 
 #: Events fetched per round trip.
 PAGE = 2000
@@ -43,8 +43,7 @@ def stored_events(
     if sensor is not None:
         where.append("r.sensor = :sensor")
         params["sensor"] = sensor
-    sql = f"SELECT {event_columns(conn.dialect.name)}, instance.text FROM raw_events r"
-    sql += f" {INSTANCE_JOIN}"
+    sql = f"SELECT {event_columns(conn.dialect.name)}, {INSTANCE_TEXT} FROM raw_events r"
     if where:
         sql += " WHERE " + " AND ".join(where)
     query = text(sql + " ORDER BY r.event_timestamp, r.event_hash").bindparams(
