@@ -69,3 +69,10 @@ def bench_scale(session: nox.Session) -> None:
     """Scale-out benchmark: `ingest --jobs` 1, 2 and 4 on PostgreSQL, with CPU per event."""
     _install(session, "test")
     session.run("python", "scripts/bench_scale.py", *session.posargs)
+
+
+@nox.session
+def bench_rerun(session: nox.Session) -> None:
+    """Unchanged re-run benchmark: an ingest's work beyond imports (--db URL PATHS)."""
+    _install(session, "test")
+    session.run("python", "scripts/bench_rerun.py", *session.posargs)
