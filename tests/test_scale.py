@@ -247,14 +247,6 @@ def test_a_deadlocked_batch_is_written_again(
     url, undisturbed = pg_databases(), pg_databases()
     engine = create_engine_for_url(url)
     loader = Loader(engine)  # one batch: the file
-    outcome: list[BaseException | IngestStats] = []
-
-    def load() -> None:
-        try:
-            outcome.append(loader.ingest([path]))
-        except BaseException as exc:  # pragma: no cover - reported below
-            outcome.append(exc)
-
     try:
         with engine.connect() as other:
             held = other.begin()
@@ -265,22 +257,42 @@ def test_a_deadlocked_batch_is_written_again(
                     "INSERT INTO rollup_dirty (day, sensor, generation) VALUES (%s, %s, 1)",
                     (day + timedelta(days=offset), "alpha"),
                 )
-            thread = threading.Thread(target=load)
-            thread.start()
+            loading = _Background(lambda: loader.ingest([path]))
             _wait_for_a_lock_wait(other)  # the batch waits for a mark held here
             other.exec_driver_sql(  # and this waits for the batch: a deadlock
                 "INSERT INTO session_claims (session_id) VALUES (%s)", (first["session"],)
             )
             held.rollback()
-            thread.join()
+            stats = loading.result()
     finally:
         engine.dispose()
-    assert len(outcome) == 1 and isinstance(outcome[0], IngestStats), outcome
-    assert outcome[0].retries == 1
+    assert isinstance(stats, IngestStats), stats
+    assert stats.retries == 1
     plain = create_engine_for_url(undisturbed)
     Loader(plain).ingest([path])
     plain.dispose()
     assert _loaded(url) == _loaded(undisturbed)
+
+
+class _Background:
+    """Runs ``work`` on a thread of its own; :meth:`result` waits for it and returns what it
+    returned or raised."""
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self._outcome: list[Any] = []
+        self._thread = threading.Thread(target=self._run, args=(work,))
+        self._thread.start()
+
+    def _run(self, work: Callable[[], Any]) -> None:
+        try:
+            self._outcome.append(work())
+        except BaseException as exc:  # pragma: no cover - the test reports it
+            self._outcome.append(exc)
+
+    def result(self) -> Any:
+        self._thread.join()
+        [outcome] = self._outcome
+        return outcome
 
 
 def _event(line: bytes) -> dict[str, Any]:
@@ -337,31 +349,22 @@ def test_a_deadlocked_partition_creation_is_done_again(
     path = next(p for p in logs if p.name == "cowrie.json" and p.parent.name == "alpha")
     url, undisturbed = pg_databases(), pg_databases()
     engine = create_engine_for_url(url)
-    outcome: list[BaseException | IngestStats] = []
-
-    def load() -> None:
-        try:
-            outcome.append(Loader(engine).ingest([path]))
-        except BaseException as exc:  # pragma: no cover - reported below
-            outcome.append(exc)
-
     try:
         with engine.connect() as other:
             held = other.begin()
             other.exec_driver_sql("SET deadlock_timeout = '10s'")  # the loader is the victim
             other.exec_driver_sql("SELECT count(*) FROM raw_events")
-            thread = threading.Thread(target=load)
-            thread.start()
+            loading = _Background(lambda: Loader(engine).ingest([path]))
             _wait_for_a_lock_wait(other)  # CREATE TABLE ... PARTITION OF waits for this reader
             other.execute(select(func.pg_advisory_xact_lock(partitions.PARTITION_LOCK)))
             held.rollback()
-            thread.join()
+            stats = loading.result()
         with engine.connect() as conn:
             created = partitions.month_partitions(conn)
     finally:
         engine.dispose()
-    assert len(outcome) == 1 and isinstance(outcome[0], IngestStats), outcome
-    assert outcome[0].retries == 1
+    assert isinstance(stats, IngestStats), stats
+    assert stats.retries == 1
     assert created  # the file's months
     plain = create_engine_for_url(undisturbed)
     Loader(plain).ingest([path])
@@ -387,30 +390,21 @@ def test_a_deadlocked_enrichment_save_is_written_again(
         "INSERT INTO ip_enrichment (src_ip, provider, status, fetched_at)"
         " VALUES (%s, 'offline', 'error', now())"
     )
-    outcome: list[BaseException | ProviderRun] = []
-
-    def enrich() -> None:
-        try:
-            outcome.append(run_provider(engine, Offline()))
-        except BaseException as exc:  # pragma: no cover - reported below
-            outcome.append(exc)
-
     try:
         with engine.connect() as other:
             held = other.begin()
             other.exec_driver_sql("SET deadlock_timeout = '10s'")  # the save is the victim
             other.exec_driver_sql(hold, ("8.8.8.8",))
-            thread = threading.Thread(target=enrich)
-            thread.start()
+            enriching = _Background(lambda: run_provider(engine, Offline()))
             _wait_for_a_lock_wait(other)  # the save wrote 1.1.1.1 and waits for 8.8.8.8
             other.exec_driver_sql(hold, ("1.1.1.1",))  # and this waits for the save
             held.rollback()
-            thread.join()
+            run = enriching.result()
         with engine.connect() as conn:
             stored = conn.exec_driver_sql(
                 "SELECT src_ip, status, country FROM ip_enrichment ORDER BY src_ip"
             ).all()
     finally:
         engine.dispose()
-    assert len(outcome) == 1 and isinstance(outcome[0], ProviderRun), outcome
+    assert isinstance(run, ProviderRun), run
     assert [tuple(r) for r in stored] == [("1.1.1.1", "ok", "AU"), ("8.8.8.8", "ok", "US")]
