@@ -334,8 +334,8 @@ class Loader:
         tail = batch.tail if batch.position != batch.start else plan.tail
         if claims.is_postgresql(conn) and batch.rows:
             # In a transaction of its own: creating a partition locks raw_events briefly.
-            # It waits for other loaders' batches, which may be waiting for this loader's
-            # claims: PostgreSQL breaks such a cycle by aborting one side, written again.
+            # It waits for other loaders' batches, which may wait for a third loader that
+            # waits for it: PostgreSQL aborts one of them to break the cycle; done again.
             months = _months(batch.rows)
             with_retries(partial(self._ensure_partitions, conn, months), on_retry=self._retried)
 
