@@ -6,6 +6,7 @@ batch is a transaction on its own connection), or as the processes of ``ingest -
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
@@ -22,9 +23,11 @@ import psutil
 import pytest
 from click.testing import CliRunner
 from dbhelpers import rollup_snapshot, snapshot
+from rich.console import Console
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
+from cowrieprocessor.cli.ingest import _summary_table
 from cowrieprocessor.cli.main import cli
 from cowrieprocessor.db import partitions
 from cowrieprocessor.db.engine import create_engine_for_url
@@ -268,6 +271,10 @@ def test_a_deadlocked_batch_is_written_again(
         engine.dispose()
     assert isinstance(stats, IngestStats), stats
     assert stats.retries == 1
+    shown = Console(width=120, record=True, file=io.StringIO())
+    shown.print(_summary_table(stats))
+    [row] = [line for line in shown.export_text().splitlines() if "written again" in line]
+    assert "│ 1 (after a deadlock with another writer)" in row
     plain = create_engine_for_url(undisturbed)
     Loader(plain).ingest([path])
     plain.dispose()

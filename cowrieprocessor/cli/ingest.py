@@ -66,6 +66,8 @@ def _summary_table(stats: IngestStats) -> Table:
     detail = ", ".join(f"{reason} {n:,}" for reason, n in sorted(stats.dead_letters.items()))
     table.add_row("dead letters", f"{dead:,}" + (f" ({detail})" if detail else ""))
     table.add_row("sessions touched", f"{stats.sessions_touched:,}")
+    if stats.retries:  # PostgreSQL broke a deadlock with another writer; nothing was lost
+        table.add_row("written again", f"{stats.retries:,} (after a deadlock with another writer)")
     table.add_row("time", f"{stats.seconds:.2f} s, {stats.events_per_second:,.0f} events/s")
     return table
 
