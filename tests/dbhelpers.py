@@ -43,31 +43,29 @@ def snapshot(engine: Engine) -> dict[str, list[dict[str, Any]]]:
 
 
 def raw_events(engine: Engine) -> list[dict[str, Any]]:
-    """``raw_events`` with each instance uuid as its text (ids depend on the load order), at
-    any revision."""
-    from sqlalchemy import inspect
-
-    if "instance_id" not in {c["name"] for c in inspect(engine).get_columns("raw_events")}:
-        return table_rows(engine, "raw_events", "event_hash", VOLATILE)
-    texts = (
-        "(SELECT r.*, s.text AS instance FROM raw_events r"
-        " LEFT JOIN strings s ON s.id = r.instance_id)"
-    )
-    return table_rows(engine, f"{texts} AS t", "event_hash", (*VOLATILE, "instance_id"))
+    """``raw_events`` with each instance uuid as its text, at any revision."""
+    return _ids_as_texts(engine, "raw_events", "instance_id", "instance", "event_hash")
 
 
 def command_stats(engine: Engine) -> list[dict[str, Any]]:
-    """``command_stats`` with each command as its text (ids depend on the load order), at
-    any revision."""
+    """``command_stats`` with each command as its text, at any revision."""
+    order = "sensor, session_id, command"
+    return _ids_as_texts(engine, "command_stats", "command_id", "command", order)
+
+
+def _ids_as_texts(
+    engine: Engine, table: str, id_column: str, name: str, order_by: str
+) -> list[dict[str, Any]]:
+    """``table``'s rows with the ``strings`` id in ``id_column`` read back as the text
+    ``name`` (ids depend on the load order); the rows as they are at a revision without it."""
     from sqlalchemy import inspect
 
-    order = "sensor, session_id, command"
-    if "command" in {c["name"] for c in inspect(engine).get_columns("command_stats")}:
-        return table_rows(engine, "command_stats", order, VOLATILE)
+    if id_column not in {c["name"] for c in inspect(engine).get_columns(table)}:
+        return table_rows(engine, table, order_by, VOLATILE)
     texts = (
-        "(SELECT c.*, s.text AS command FROM command_stats c JOIN strings s ON s.id = c.command_id)"
+        f"(SELECT x.*, s.text AS {name} FROM {table} x LEFT JOIN strings s ON s.id = x.{id_column})"
     )
-    return table_rows(engine, f"{texts} AS t", order, (*VOLATILE, "command_id"))
+    return table_rows(engine, f"{texts} AS t", order_by, (*VOLATILE, id_column))
 
 
 #: A rollup's string ids read back as texts (ids depend on the load order), and the order.
